@@ -1,0 +1,92 @@
+/**
+ * Assembles the libp2p 3 node every Tutti component talks through: TCP and
+ * WebSockets, noise, yamux, identify, ping, Kademlia under the Tutti prefix,
+ * gossipsub, mDNS and bootstrap discovery, AutoNAT, circuit relay v2 and DCUtR.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify, identifyPush } from '@libp2p/identify'
+import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { type Ping, ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p } from 'libp2p'
+
+/** Kademlia protocol id: a Tutti-only DHT, so we never mix records with IPFS's. */
+export const TUTTI_DHT_PROTOCOL = '/tutti/kad/1.0.0'
+export const MDNS_SERVICE_TAG = 'tutti.local'
+
+export interface TuttiLibp2pOptions {
+  privateKey?: PrivateKey
+  /** Listen multiaddrs. Default: TCP and WebSockets on 0.0.0.0, random ports. */
+  listen?: string[]
+  bootstrap?: string[]
+  /** mDNS discovery on the LAN. Default true. */
+  mdns?: boolean
+  /**
+   * Keep private (LAN, loopback) addresses in DHT records. Needed on a LAN or
+   * loopback; the open internet would strip them. Default true.
+   */
+  dhtPrivateAddresses?: boolean
+  /** Offer to relay for peers behind NAT (circuit relay v2 hop), with limits. Default false. */
+  relayServer?: boolean
+  /** Connection-manager cap. */
+  maxConnections?: number
+}
+
+export type TuttiServices = {
+  identify: ReturnType<ReturnType<typeof identify>>
+  identifyPush: ReturnType<ReturnType<typeof identifyPush>>
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+  autonat: unknown
+  dcutr: unknown
+  relay?: unknown
+}
+
+export type TuttiLibp2p = Libp2p<TuttiServices>
+
+export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promise<TuttiLibp2p> {
+  const peerDiscovery: Array<(components: never) => PeerDiscovery> = []
+  if (options.mdns ?? true)
+    peerDiscovery.push(mdns({ serviceTag: MDNS_SERVICE_TAG, interval: 5_000 }) as never)
+  if (options.bootstrap !== undefined && options.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: options.bootstrap, timeout: 100 }) as never)
+  }
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: TUTTI_DHT_PROTOCOL,
+      clientMode: false,
+      peerInfoMapper:
+        (options.dhtPrivateAddresses ?? true) ? passthroughMapper : removePrivateAddressesMapper,
+    }),
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+    autonat: autoNAT(),
+    dcutr: dcutr(),
+  }
+  if (options.relayServer === true) {
+    services.relay = circuitRelayServer({ reservations: { maxReservations: 32 } })
+  }
+  const node = await createLibp2p({
+    privateKey: options.privateKey,
+    addresses: { listen: options.listen ?? ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws'] },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: peerDiscovery as never,
+    connectionManager: { maxConnections: options.maxConnections ?? 300 },
+    services: services as never,
+  })
+  return node as unknown as TuttiLibp2p
+}
