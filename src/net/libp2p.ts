@@ -18,6 +18,9 @@ import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
+import { log } from '../shared/logger.ts'
+
+const logger = log('net')
 
 /** Kademlia protocol id: a Tutti-only DHT, so we never mix records with IPFS's. */
 export const TUTTI_DHT_PROTOCOL = '/tutti/kad/1.0.0'
@@ -39,6 +42,12 @@ export interface TuttiLibp2pOptions {
   relayServer?: boolean
   /** Connection-manager cap. */
   maxConnections?: number
+  /**
+   * Dial peers as they are discovered (mDNS, DHT, bootstrap) while we have
+   * fewer than this many connections; libp2p 3 no longer does it by itself.
+   * These connections are the neighbours that search floods reach. Default 25.
+   */
+  autoDialBelow?: number
 }
 
 export type TuttiServices = {
@@ -87,6 +96,15 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
     peerDiscovery: peerDiscovery as never,
     connectionManager: { maxConnections: options.maxConnections ?? 300 },
     services: services as never,
+  })
+  const autoDialBelow = options.autoDialBelow ?? 25
+  node.addEventListener('peer:discovery', (evt) => {
+    const peer = evt.detail
+    if (peer.id.equals(node.peerId) || node.getConnections(peer.id).length > 0) return
+    if (node.getConnections().length >= autoDialBelow) return
+    node.dial(peer.id, { signal: AbortSignal.timeout(10_000) }).catch((err: Error) => {
+      logger('auto-dial of %p failed: %s', peer.id, err.message)
+    })
   })
   return node as unknown as TuttiLibp2p
 }

@@ -1,0 +1,177 @@
+/**
+ * Node configuration: command-line flags, each with an environment twin
+ * (`--api-port` ↔ `TUTTI_API_PORT`), over XDG default directories. Flags win
+ * over the environment, the environment over defaults. Pure: takes argv and
+ * env, returns a config or throws `UsageError`.
+ */
+import { homedir } from 'node:os'
+import { delimiter, join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { TuttiError } from '../shared/errors.ts'
+
+export class UsageError extends TuttiError {
+  constructor(message: string) {
+    super('USAGE', message, 400)
+  }
+}
+
+export interface NodeConfig {
+  /** Music folders; empty means "use the generated demo library". */
+  libraries: string[]
+  dataDir: string
+  configDir: string
+  apiPort: number
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  exposeLan: boolean
+  relayServer: boolean
+  output: string
+  displayName?: string
+}
+
+export const DEFAULT_API_PORT = 7707
+
+/** One row per flag: the CLI reference in the README and `--help` are generated from this table. */
+export const NODE_FLAGS = [
+  {
+    flag: 'library',
+    env: 'TUTTI_LIBRARY',
+    kind: 'list',
+    arg: 'DIR',
+    help: 'music folder to share (repeatable; env: path-list)',
+  },
+  {
+    flag: 'data',
+    env: 'TUTTI_DATA',
+    kind: 'string',
+    arg: 'DIR',
+    help: 'data directory (identity, index, downloads)',
+  },
+  {
+    flag: 'api-port',
+    env: 'TUTTI_API_PORT',
+    kind: 'string',
+    arg: 'N',
+    help: `local API/web UI port (default ${DEFAULT_API_PORT}; 0 = any)`,
+  },
+  {
+    flag: 'listen',
+    env: 'TUTTI_LISTEN',
+    kind: 'list',
+    arg: 'MULTIADDR',
+    help: 'libp2p listen address (repeatable)',
+  },
+  {
+    flag: 'bootstrap',
+    env: 'TUTTI_BOOTSTRAP',
+    kind: 'list',
+    arg: 'MULTIADDR',
+    help: 'peer to join through (repeatable)',
+  },
+  {
+    flag: 'no-mdns',
+    env: 'TUTTI_NO_MDNS',
+    kind: 'boolean',
+    help: 'do not discover peers on the LAN by mDNS',
+  },
+  {
+    flag: 'expose-lan',
+    env: 'TUTTI_EXPOSE_LAN',
+    kind: 'boolean',
+    help: 'serve the web UI on the LAN too (still token-protected)',
+  },
+  {
+    flag: 'relay',
+    env: 'TUTTI_RELAY',
+    kind: 'boolean',
+    help: 'offer circuit-relay to peers behind NAT (with limits)',
+  },
+  {
+    flag: 'output',
+    env: 'TUTTI_OUTPUT',
+    kind: 'string',
+    arg: 'none|wav:FILE|pipe:CMD',
+    help: 'where the node plays party audio (default none)',
+  },
+  {
+    flag: 'name',
+    env: 'TUTTI_NAME',
+    kind: 'string',
+    arg: 'NAME',
+    help: 'display name in parties (default: host name)',
+  },
+] as const
+
+export function xdgDirs(env: NodeJS.ProcessEnv): { dataDir: string; configDir: string } {
+  const home = env.HOME ?? homedir()
+  const data =
+    env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== ''
+      ? env.XDG_DATA_HOME
+      : join(home, '.local', 'share')
+  const config =
+    env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== ''
+      ? env.XDG_CONFIG_HOME
+      : join(home, '.config')
+  return { dataDir: join(data, 'tutti'), configDir: join(config, 'tutti') }
+}
+
+function parsePort(text: string, source: string): number {
+  const port = Number(text)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`${source}: not a port number: ${text}`)
+  return port
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false'
+}
+
+/** Parse the options of `tutti start` (and the `--data` of every other command). */
+export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeConfig {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {}
+  for (const f of NODE_FLAGS)
+    options[f.flag] = { type: f.kind === 'boolean' ? 'boolean' : 'string', multiple: f.kind === 'list' }
+  let values: Record<string, string | boolean | string[] | undefined>
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const list = (flag: string, envName: string, split: string): string[] => {
+    const fromFlag = values[flag] as string[] | undefined
+    if (fromFlag !== undefined && fromFlag.length > 0) return fromFlag
+    const fromEnv = env[envName]
+    return fromEnv === undefined || fromEnv === '' ? [] : fromEnv.split(split).filter((s) => s !== '')
+  }
+  const str = (flag: string, envName: string): string | undefined =>
+    (values[flag] as string | undefined) ?? env[envName]
+  const bool = (flag: string, envName: string): boolean => values[flag] === true || truthy(env[envName])
+
+  const xdg = xdgDirs(env)
+  const dataDir = resolve(str('data', 'TUTTI_DATA') ?? xdg.dataDir)
+  const portText = str('api-port', 'TUTTI_API_PORT')
+  const output = str('output', 'TUTTI_OUTPUT') ?? 'none'
+  if (!/^(none|wav:.+|pipe:.+)$/.test(output))
+    throw new UsageError(`--output: expected none, wav:FILE or pipe:CMD, got ${output}`)
+  return {
+    libraries: list('library', 'TUTTI_LIBRARY', delimiter).map((p) => resolve(p)),
+    dataDir,
+    configDir: xdg.configDir,
+    apiPort: portText === undefined ? DEFAULT_API_PORT : parsePort(portText, '--api-port'),
+    listen: list('listen', 'TUTTI_LISTEN', ','),
+    bootstrap: list('bootstrap', 'TUTTI_BOOTSTRAP', ','),
+    mdns: !bool('no-mdns', 'TUTTI_NO_MDNS'),
+    exposeLan: bool('expose-lan', 'TUTTI_EXPOSE_LAN'),
+    relayServer: bool('relay', 'TUTTI_RELAY'),
+    output,
+    displayName: str('name', 'TUTTI_NAME'),
+  }
+}
+
+export function nodeFlagsHelp(): string {
+  return NODE_FLAGS.map((f) => {
+    const left = `  --${f.flag}${'arg' in f ? ` ${f.arg}` : ''}`
+    return `${left.padEnd(38)} ${f.help} [${f.env}]`
+  }).join('\n')
+}
