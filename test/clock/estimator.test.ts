@@ -1,0 +1,172 @@
+// Clock estimator: offset and drift from synthetic NTP exchanges with asymmetric delay, jitter, loss and drift up to ±500 ppm.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ClockEstimator, type ClockSample } from '../../src/clock/estimator.ts'
+
+/** Seeded PRNG (mulberry32) so every run sees the same network. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+interface Network {
+  seed: number
+  /** reference = offset + (1 + drift) × local */
+  offsetMs: number
+  driftPpm: number
+  baseDelayMs: number
+  /** Extra one-way delay on the request direction only. */
+  asymmetryMs: number
+  /** Mean of exponential queueing delay added to each direction. */
+  jitterMs: number
+  loss: number
+  intervalMs: number
+  durationMs: number
+}
+
+function reference(net: Network, local: number): number {
+  return net.offsetMs + local * (1 + net.driftPpm / 1e6)
+}
+
+function simulate(net: Network, estimator: ClockEstimator): number {
+  const random = rng(net.seed)
+  const exp = (mean: number) => (mean === 0 ? 0 : -mean * Math.log(1 - random()))
+  const start = 1_700_000_000_000 // realistic magnitude: precision must survive epoch-sized numbers
+  let last = start
+  for (let t = start; t < start + net.durationMs; t += net.intervalMs) {
+    if (random() < net.loss) continue
+    const t0 = t
+    const forward = net.baseDelayMs + net.asymmetryMs + exp(net.jitterMs)
+    const t1 = reference(net, t0 + forward)
+    const t2 = t1 + 0.05
+    const backward = net.baseDelayMs + exp(net.jitterMs)
+    const t3 = t0 + forward + 0.05 / (1 + net.driftPpm / 1e6) + backward
+    estimator.addSample({ t0, t1, t2, t3 })
+    last = t3
+  }
+  return last
+}
+
+test('a perfect symmetric link gives the exact offset and drift (+500 ppm)', () => {
+  const net: Network = {
+    seed: 1,
+    offsetMs: 12_345.678,
+    driftPpm: 500,
+    baseDelayMs: 3,
+    asymmetryMs: 0,
+    jitterMs: 0,
+    loss: 0,
+    intervalMs: 2000,
+    durationMs: 120_000,
+  }
+  const est = new ClockEstimator()
+  const end = simulate(net, est)
+  const e = est.estimate(end)
+  assert.ok(e)
+  const trueOffset = reference(net, end) - end
+  assert.ok(Math.abs(e.offsetMs - trueOffset) < 0.01, `offset error ${e.offsetMs - trueOffset} ms`)
+  assert.ok(Math.abs(e.driftPpm - 500) < 0.5, `drift ${e.driftPpm} ppm`)
+})
+
+for (const driftPpm of [-500, -37, 0, 220, 500]) {
+  test(`asymmetric delay, jitter and 20% loss at ${driftPpm} ppm: error within half the asymmetry plus 1 ms`, () => {
+    const net: Network = {
+      seed: 1000 + driftPpm,
+      offsetMs: -98_765.4321,
+      driftPpm,
+      baseDelayMs: 10,
+      asymmetryMs: 4,
+      jitterMs: 5,
+      loss: 0.2,
+      intervalMs: 2000,
+      durationMs: 300_000,
+    }
+    const est = new ClockEstimator()
+    const end = simulate(net, est)
+    const e = est.estimate(end)
+    assert.ok(e, `seed ${net.seed}`)
+    const error = e.offsetMs - (reference(net, end) - end)
+    // Asymmetry is invisible to any two-way exchange: it biases θ by exactly
+    // half of it (+2 ms here). The test bounds the total by that half plus
+    // what jitter may leave after filtering.
+    assert.ok(Math.abs(error) <= net.asymmetryMs / 2 + 1, `seed ${net.seed}: offset error ${error} ms`)
+    assert.ok(Math.abs(e.driftPpm - driftPpm) < 5, `seed ${net.seed}: drift ${e.driftPpm} vs ${driftPpm} ppm`)
+    assert.ok(
+      Math.abs(error) <= e.uncertaintyMs,
+      `seed ${net.seed}: |${error}| > uncertainty ${e.uncertaintyMs}`,
+    )
+    // Extrapolating 10 s past the last sample stays accurate because drift is modelled.
+    const later = end + 10_000
+    const laterError = est.toReference(later) - reference(net, later)
+    assert.ok(
+      Math.abs(laterError) <= net.asymmetryMs / 2 + 1.1,
+      `seed ${net.seed}: 10 s later ${laterError} ms`,
+    )
+  })
+}
+
+test('symmetric jitter without asymmetry converges to well under a millisecond', () => {
+  const net: Network = {
+    seed: 7,
+    offsetMs: 5,
+    driftPpm: -300,
+    baseDelayMs: 1,
+    asymmetryMs: 0,
+    jitterMs: 2,
+    loss: 0.1,
+    intervalMs: 1000,
+    durationMs: 180_000,
+  }
+  const est = new ClockEstimator()
+  const end = simulate(net, est)
+  const error = est.toReference(end) - reference(net, end)
+  assert.ok(Math.abs(error) < 0.3, `seed ${net.seed}: error ${error} ms`)
+})
+
+test('toLocal is the inverse of toReference', () => {
+  const est = new ClockEstimator({ minDriftSpanMs: 0 })
+  const samples: ClockSample[] = [
+    { t0: 1000, t1: 51_000.5, t2: 51_000.6, t3: 1001 },
+    { t0: 20_000, t1: 70_010.0, t2: 70_010.1, t3: 20_001 },
+    { t0: 40_000, t1: 90_020.0, t2: 90_020.1, t3: 40_001 },
+  ]
+  for (const s of samples) est.addSample(s)
+  const e = est.estimate()
+  assert.ok(e && e.driftPpm > 0)
+  for (const local of [0, 12_345.6, 1e12]) {
+    assert.ok(Math.abs(est.toLocal(est.toReference(local)) - local) < 1e-3)
+  }
+})
+
+test('before any sample there is no estimate and mapping is the identity', () => {
+  const est = new ClockEstimator()
+  assert.equal(est.estimate(), undefined)
+  assert.equal(est.toReference(42), 42)
+  assert.equal(est.toLocal(42), 42)
+})
+
+test('one sample gives θ and no drift; impossible samples are refused', () => {
+  const est = new ClockEstimator()
+  assert.equal(est.addSample({ t0: 10, t1: 5, t2: 5, t3: 9 }), false, 'reply before request')
+  assert.equal(est.addSample({ t0: 10, t1: 5, t2: 4, t3: 12 }), false, 'reference sent before it received')
+  assert.equal(est.addSample({ t0: 10, t1: 5, t2: 5, t3: Number.NaN }), false)
+  assert.equal(est.addSample({ t0: 100, t1: 1100, t2: 1101, t3: 103 }), true)
+  const e = est.estimate()
+  assert.ok(e)
+  assert.equal(e.offsetMs, 999) // ½[(1100−100)+(1101−103)]
+  assert.equal(e.driftPpm, 0)
+  assert.equal(e.uncertaintyMs, 1) // δ = 3 − 1 = 2 → ±1 ms
+})
+
+test('a delayed sample in the same bucket does not displace the quicker one', () => {
+  const est = new ClockEstimator()
+  est.addSample({ t0: 100, t1: 1100, t2: 1100, t3: 102 }) // δ 2, θ 999
+  est.addSample({ t0: 200, t1: 1230, t2: 1230, t3: 242 }) // δ 42, θ 1009: queued on the way
+  assert.equal(est.estimate()?.offsetMs, 999)
+})
