@@ -1,0 +1,77 @@
+/**
+ * Windowed-sinc resampler (pure, browser-safe). Kernel: sinc with a Kaiser
+ * window (β = 7), 16 zero crossings each side, tabulated at 256 points per
+ * zero crossing and linearly interpolated. When downsampling the cutoff
+ * follows the target Nyquist (×0.97) so nothing folds back as aliasing.
+ * Roughly −70 dB stopband: inaudible at party volume; far better than linear
+ * interpolation, whose images of a 10 kHz tone sit at about −30 dB.
+ */
+
+const ZERO_CROSSINGS = 16
+const TABLE_RESOLUTION = 256
+const KAISER_BETA = 7
+
+function besselI0(x: number): number {
+  let sum = 1
+  let term = 1
+  for (let k = 1; k < 30; k++) {
+    term *= (x / (2 * k)) ** 2
+    sum += term
+  }
+  return sum
+}
+
+let kernelTable: Float64Array | undefined
+
+/** sinc(x)·kaiser(x/ZERO_CROSSINGS) for x in [0, ZERO_CROSSINGS], one extra point for interpolation. */
+function kernel(): Float64Array {
+  if (kernelTable !== undefined) return kernelTable
+  const n = ZERO_CROSSINGS * TABLE_RESOLUTION
+  const table = new Float64Array(n + 2)
+  const norm = besselI0(KAISER_BETA)
+  for (let i = 0; i <= n; i++) {
+    const x = i / TABLE_RESOLUTION
+    const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x)
+    const r = x / ZERO_CROSSINGS
+    table[i] = (sinc * besselI0(KAISER_BETA * Math.sqrt(Math.max(0, 1 - r * r)))) / norm
+  }
+  kernelTable = table
+  return table
+}
+
+/** Output length for `frames` input frames: the same duration, rounded to the nearest frame. */
+export function resampledLength(frames: number, fromRate: number, toRate: number): number {
+  return Math.round((frames * toRate) / fromRate)
+}
+
+/** Resample one channel from `fromRate` to `toRate`. Identity (a copy) when the rates match. */
+export function resampleChannel(input: Float32Array, fromRate: number, toRate: number): Float32Array {
+  if (fromRate === toRate) return input.slice()
+  const table = kernel()
+  const outLength = resampledLength(input.length, fromRate, toRate)
+  const output = new Float32Array(outLength)
+  const step = fromRate / toRate // input frames per output frame
+  const cutoff = Math.min(1, toRate / fromRate) * (toRate < fromRate ? 0.97 : 1)
+  // Kernel width in input frames: wider when the cutoff is lower.
+  const halfWidth = ZERO_CROSSINGS / cutoff
+  const tableScale = cutoff * TABLE_RESOLUTION
+  for (let i = 0; i < outLength; i++) {
+    const center = i * step
+    const first = Math.max(0, Math.ceil(center - halfWidth))
+    const last = Math.min(input.length - 1, Math.floor(center + halfWidth))
+    let sum = 0
+    for (let j = first; j <= last; j++) {
+      const t = Math.abs(center - j) * tableScale
+      const k = t | 0
+      if (k >= table.length - 1) continue
+      const frac = t - k
+      sum += input[j] * (table[k] + (table[k + 1] - table[k]) * frac)
+    }
+    output[i] = sum * cutoff
+  }
+  return output
+}
+
+export function resampleChannels(channels: Float32Array[], fromRate: number, toRate: number): Float32Array[] {
+  return channels.map((c) => resampleChannel(c, fromRate, toRate))
+}
