@@ -1,0 +1,85 @@
+/**
+ * The local API's contract: the narrow set of components it serves from, and
+ * the typed events its WebSocket stream forwards to the web UI. Contracts only:
+ * nothing here imports code.
+ */
+import type { Library, LibraryEvents } from '../library/types.ts'
+
+/** Bytes of a song by content id. The library serves them from disk; the swarm, later, as pieces arrive. */
+export interface SongSource {
+  /** Size and MIME type, or undefined when this node cannot serve the song. */
+  stat(cid: string): { size: number; mime: string } | undefined
+  /** Bytes `start..endInclusive` in order; stops when `signal` aborts (the HTTP client went away). */
+  read(cid: string, start: number, endInclusive: number, signal: AbortSignal): AsyncIterable<Uint8Array>
+}
+
+/** What GET /api/status answers. Nodes may add fields; the UI shows the ones it knows. */
+export interface NodeStatus {
+  peerId: string
+  addresses: string[]
+  version: string
+  uptimeSec: number
+  /** Open libp2p connections. */
+  connections: number
+  songs: number
+  rejected: number
+  libraries: string[]
+}
+
+export type PeerSource = 'mdns' | 'bootstrap' | 'dht' | 'party' | 'manual' | (string & {})
+
+/** One row of GET /api/peers (the peer table's records fit this shape). */
+export interface PeerInfo {
+  peerId: string
+  addresses: string[]
+  connected: boolean
+  /** Smoothed round-trip time in ms; undefined until measured. */
+  rttMs?: number
+  /** How we learned of the peer, when known. */
+  source?: PeerSource
+}
+
+export interface NodeView {
+  status(): NodeStatus
+  peers(): PeerInfo[]
+}
+
+/**
+ * Events the UI follows over GET /api/events. A module that publishes more
+ * (swarm downloads, party state) adds its keys here and to
+ * `STREAMED_EVENT_TYPES` in routes/events.ts.
+ */
+export interface ApiEventMap {
+  'song:added': LibraryEvents['song:added']
+  'song:removed': LibraryEvents['song:removed']
+  'scan:progress': LibraryEvents['scan:progress']
+  'scan:done': LibraryEvents['scan:done']
+  'peer:connected': PeerInfo
+  'peer:disconnected': PeerInfo
+  status: NodeStatus
+}
+
+/** The same map in the shape `TypedEmitter<ApiEvents>` wants. */
+export type ApiEvents = ApiEventMap & Record<string, unknown>
+
+/** The event bus as the API uses it: subscribe only. Any `TypedEmitter` fits. */
+export interface EventBus {
+  on(type: string, listener: (payload: unknown) => void): () => void
+}
+
+/**
+ * Everything the API serves from. Later modules add optional fields (for
+ * example `swarm?: SwarmApi`); their routes declare `requires: 'swarm'` and
+ * answer 503 while the component is absent.
+ */
+export interface ApiComponents {
+  library: Library
+  songs: SongSource
+  node: NodeView
+  events: EventBus
+}
+
+/** One frame of the event stream, as JSON text on the WebSocket. */
+export type ApiEventFrame = {
+  [K in keyof ApiEventMap]: { type: K; payload: ApiEventMap[K] }
+}[keyof ApiEventMap]
