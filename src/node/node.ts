@@ -1,0 +1,183 @@
+/**
+ * A Tutti node: wires the components (identity, libp2p, library, peer table,
+ * local API) and owns their one start/stop lifecycle. No logic lives here
+ * beyond the order things start in and stop in.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createApiServer, loadOrCreateApiToken } from '../api/index.ts'
+import { ensureDemoLibrary } from '../library/demo/generate.ts'
+import { createLibrary, openSongRange } from '../library/index.ts'
+import type { Library, ScanProgress } from '../library/types.ts'
+import { loadOrCreateIdentity } from '../net/identity.ts'
+import { createTuttiLibp2p, type TuttiLibp2p } from '../net/libp2p.ts'
+import { PeerTable } from '../net/peer-table.ts'
+import { type Clock, monotonicClock } from '../shared/clock.ts'
+import { TypedEmitter } from '../shared/events.ts'
+import type { NodeConfig } from './config.ts'
+import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts'
+
+export const VERSION = '0.1.0'
+
+export interface StartedNode {
+  peerId: string
+  listenAddrs: string[]
+  webUrl: string
+  apiUrl: string
+  songs: number
+  demo: boolean
+  libraries: string[]
+}
+
+export interface NodeHooks {
+  onScanProgress?: (progress: ScanProgress) => void
+  onNotice?: (message: string) => void
+  clock?: Clock
+}
+
+export interface TuttiNode {
+  start(): Promise<StartedNode>
+  stop(): Promise<void>
+  /** Resolves once the node has stopped (by `stop()` or a fatal error). */
+  readonly stopped: Promise<void>
+  readonly libp2p: TuttiLibp2p | undefined
+  readonly library: Library | undefined
+}
+
+export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): TuttiNode {
+  const clock = hooks.clock ?? monotonicClock
+  const startedAt = clock.now()
+  const events = new TypedEmitter<Record<string, unknown>>()
+  const stopped = Promise.withResolvers<void>()
+  const teardown: Array<() => Promise<void> | void> = []
+  let libp2p: TuttiLibp2p | undefined
+  let library: Library | undefined
+  let stopping: Promise<void> | undefined
+
+  async function start(): Promise<StartedNode> {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+    await claimDataDir(config.dataDir)
+    teardown.push(() => removeRuntimeInfo(config.dataDir))
+
+    const demo = config.libraries.length === 0
+    const folders = demo ? [join(config.dataDir, 'demo-library')] : config.libraries
+    if (demo) {
+      hooks.onNotice?.(`No --library given: using the demo library in ${folders[0]}`)
+      await ensureDemoLibrary(folders[0])
+    }
+
+    const privateKey = await loadOrCreateIdentity(config.dataDir)
+    libp2p = await createTuttiLibp2p({
+      privateKey,
+      listen: config.listen.length > 0 ? config.listen : undefined,
+      bootstrap: config.bootstrap,
+      mdns: config.mdns,
+      relayServer: config.relayServer,
+    })
+    const node = libp2p
+    teardown.push(() => node.stop())
+
+    const peers = new PeerTable({}, { libp2p: node, clock })
+    peers.start()
+    teardown.push(() => peers.stop())
+    peers.on('peer:connected', (p) => events.emit('peer:connected', p))
+    peers.on('peer:disconnected', (p) => events.emit('peer:disconnected', p))
+
+    const lib = createLibrary({ folders, dataDir: config.dataDir, watch: true, clock })
+    library = lib
+    lib.on('scan:progress', (p) => {
+      hooks.onScanProgress?.(p)
+      events.emit('scan:progress', p)
+    })
+    lib.on('song:added', (s) => events.emit('song:added', s))
+    lib.on('song:removed', (s) => events.emit('song:removed', s))
+    await lib.start()
+    teardown.push(() => lib.stop())
+
+    const token = await loadOrCreateApiToken(config.dataDir)
+    const api = createApiServer(
+      { port: config.apiPort, token, exposeLan: config.exposeLan },
+      {
+        library: lib,
+        songs: {
+          stat: (cid) => {
+            const song = lib.get(cid)
+            return song === undefined ? undefined : { size: song.size, mime: song.mime }
+          },
+          read: (cid, start, end, signal) => {
+            const song = lib.get(cid)
+            if (song === undefined) throw new Error(`song ${cid} is not in the library`)
+            return openSongRange(song, start, end, signal)
+          },
+        },
+        node: {
+          status: () => ({
+            peerId: node.peerId.toString(),
+            addresses: node.getMultiaddrs().map(String),
+            version: VERSION,
+            uptimeSec: Math.round((clock.now() - startedAt) / 1000),
+            connections: node.getConnections().length,
+            songs: lib.list().length,
+            rejected: lib.rejected().length,
+            libraries: folders,
+          }),
+          peers: () => peers.list(),
+        },
+        events,
+      },
+    )
+    const { url } = await api.start()
+    teardown.push(() => api.stop())
+
+    const webUrl = `${url}/#token=${token}`
+    await writeRuntimeInfo(config.dataDir, {
+      pid: process.pid,
+      apiUrl: url,
+      peerId: node.peerId.toString(),
+      startedAt: new Date().toISOString(),
+    })
+    return {
+      peerId: node.peerId.toString(),
+      listenAddrs: node.getMultiaddrs().map(String),
+      webUrl,
+      apiUrl: url,
+      songs: lib.list().length,
+      demo,
+      libraries: folders,
+    }
+  }
+
+  async function stop(): Promise<void> {
+    stopping ??= (async () => {
+      // Stop in reverse start order; one component failing to stop must not keep the others running.
+      for (const step of teardown.reverse()) {
+        try {
+          await step()
+        } catch (err) {
+          hooks.onNotice?.(`error while stopping: ${(err as Error).message}`)
+        }
+      }
+      stopped.resolve()
+    })()
+    return stopping
+  }
+
+  return {
+    start: async () => {
+      try {
+        return await start()
+      } catch (err) {
+        await stop()
+        throw err
+      }
+    },
+    stop,
+    stopped: stopped.promise,
+    get libp2p() {
+      return libp2p
+    },
+    get library() {
+      return library
+    },
+  }
+}
