@@ -35,7 +35,20 @@ export interface LibraryEvents extends Record<string, unknown> {
   'song:added': Song
   'song:removed': { cid: string; path: string }
   'scan:progress': ScanProgress
-  'scan:done': { songs: number; rejected: number; hashedFiles: number; ms: number }
+  /**
+   * A scan (full, or of the paths the watcher reported) finished. `hashedFiles`
+   * counts files read and hashed by this scan: unchanged files are never hashed again.
+   */
+  'scan:done': {
+    songs: number
+    rejected: number
+    hashedFiles: number
+    ms: number
+    bytesHashed: number
+    full: boolean
+  }
+  /** A file was found that cannot be indexed; `rejected()` lists them all. */
+  'file:rejected': RejectedFile
 }
 
 export interface Library {
