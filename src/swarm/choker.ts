@@ -1,0 +1,55 @@
+/**
+ * Choking: which interested peers may download from us right now. Pure.
+ *
+ * Regular slots go to the peers that upload to us fastest (tit-for-tat); when
+ * we upload more than we download (seeding), to those that take our upload
+ * fastest, so the pieces we send spread on quickly. One optimistic slot goes
+ * to a peer outside that set and rotates every `OPTIMISTIC_ROTATE_MS`, so new
+ * peers get a first piece to trade and we discover better partners.
+ */
+export const OPTIMISTIC_ROTATE_MS = 10_000
+export const RECHOKE_INTERVAL_MS = 2_000
+
+export interface ChokeCandidate {
+  id: string
+  interested: boolean
+  /** Bytes/s this peer delivers to us. */
+  rateFromPeer: number
+  /** Bytes/s we deliver to this peer. */
+  rateToPeer: number
+}
+
+export interface ChokeInput {
+  peers: readonly ChokeCandidate[]
+  /** Regular upload slots (0 = serve nobody). */
+  slots: number
+  seeding: boolean
+  optimistic: string | undefined
+  /** True when it is time to move the optimistic slot on. */
+  rotate: boolean
+  /** A number in [0, 1) used to choose the next optimistic peer. */
+  random: number
+}
+
+export interface ChokeDecision {
+  unchoked: Set<string>
+  optimistic: string | undefined
+}
+
+export function decideUnchoked(input: ChokeInput): ChokeDecision {
+  const interested = input.peers.filter((p) => p.interested)
+  if (input.slots <= 0) return { unchoked: new Set(), optimistic: undefined }
+  const key = (p: ChokeCandidate): number => (input.seeding ? p.rateToPeer : p.rateFromPeer)
+  const ranked = [...interested].sort((a, b) => key(b) - key(a) || (a.id < b.id ? -1 : 1))
+  const regular = ranked.slice(0, input.slots)
+  const unchoked = new Set(regular.map((p) => p.id))
+  const others = ranked.filter((p) => !unchoked.has(p.id))
+  let optimistic = input.optimistic
+  const stillValid = optimistic !== undefined && others.some((p) => p.id === optimistic)
+  if (input.rotate || !stillValid) {
+    optimistic =
+      others.length === 0 ? undefined : others[Math.floor(input.random * others.length) % others.length]?.id
+  }
+  if (optimistic !== undefined) unchoked.add(optimistic)
+  return { unchoked, optimistic }
+}

@@ -1,0 +1,752 @@
+/**
+ * One song being fetched: finds providers, keeps a stream to each (the client
+ * side of `/tutti/swarm/1.0.0`), asks the pure picker what to request next,
+ * verifies every piece, stores it, and finally checks the whole song against
+ * its CID and hands it to the library.
+ */
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import {
+  type Manifest,
+  manifestMatches,
+  pieceCount,
+  pieceLength,
+  verifyPiece,
+} from '../library/content-id.ts'
+import type { Library } from '../library/types.ts'
+import { FramedStream, WireError } from '../net/framed.ts'
+import type { TuttiLibp2p } from '../net/libp2p.ts'
+import type { Clock } from '../shared/clock.ts'
+import { log } from '../shared/logger.ts'
+import type { BanList } from './bans.ts'
+import { hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
+import { DownloadCancelledError } from './errors.ts'
+import { estimateDeliveryMs, type PeerView, pickRequests, pipelineDepth } from './picker.ts'
+import { RateMeter } from './rate.ts'
+import {
+  type ClientMessage,
+  clientMessageSchema,
+  MAX_FRAME_BYTES,
+  type ServerMessage,
+  SWARM_PROTOCOL,
+  serverMessageSchema,
+} from './schema.ts'
+import { sniffAudio } from './sniff.ts'
+import { downloadDir, openPieceStore, type PieceStore, readStoredManifest } from './store.ts'
+import type { TokenBucket } from './token-bucket.ts'
+import type { DownloadInfo, DownloadSource, DownloadState, SwarmEvents } from './types.ts'
+
+const logger = log('swarm:download')
+/** Pieces ahead of a streaming read position that count as critical. */
+export const CRITICAL_WINDOW = 8
+const HOUSEKEEPING_MS = 500
+const PROGRESS_EVERY_MS = 250
+const DIAL_TIMEOUT_MS = 10_000
+const REDIAL_BACKOFF_MS = 5_000
+const DHT_QUERY_MS = 15_000
+
+export interface DownloadDeps {
+  libp2p: TuttiLibp2p
+  clock: Clock
+  library: Library
+  dataDir: string
+  downloadDir: string
+  bans: BanList
+  downloadBucket: TokenBucket
+  maxPeers: number
+  /** Shared across downloads: outstanding requests and their cap. */
+  requests: { inFlight: number; max: number }
+  salt: number
+  emit<K extends keyof SwarmEvents>(type: K, payload: SwarmEvents[K]): void
+  /** A verified piece is stored (announce it, provide the song). */
+  onPiece(cid: string, piece: number): void
+  findProviders(cid: string, signal: AbortSignal): AsyncIterable<{ id: string; addrs: Multiaddr[] }>
+  sleep(ms: number, signal?: AbortSignal): Promise<void>
+}
+
+class PeerLink {
+  readonly id: string
+  readonly framed: FramedStream<ServerMessage, ClientMessage>
+  has: Uint8Array | undefined
+  choked = true
+  load = 0
+  interested = true
+  readonly inFlight = new Map<number, number>()
+  readonly received = new RateMeter()
+  throughputBps: number | undefined
+  rttMs: number | undefined
+  lastArrival = 0
+  bytes = 0
+  closed = false
+
+  constructor(id: string, framed: FramedStream<ServerMessage, ClientMessage>) {
+    this.id = id
+    this.framed = framed
+  }
+
+  send(message: ClientMessage): void {
+    void this.framed.write(message).catch(() => {})
+  }
+}
+
+interface Reader {
+  piece: number
+}
+
+export class Download {
+  readonly cid: string
+  state: DownloadState = 'finding'
+  manifest: Manifest | undefined
+  store: PieceStore | undefined
+  path: string | undefined
+  error: string | undefined
+  mime = 'application/octet-stream'
+  readonly #deps: DownloadDeps
+  readonly #links = new Map<string, PeerLink>()
+  readonly #candidates = new Map<string, Multiaddr[]>()
+  readonly #dialing = new Set<string>()
+  readonly #lastDial = new Map<string, number>()
+  readonly #songBans = new Set<string>()
+  readonly #requested = new Map<number, Set<string>>()
+  readonly #writing = new Set<number>()
+  readonly #readers = new Set<Reader>()
+  readonly #waiters = new Map<number, Set<() => void>>()
+  readonly #manifestWaiters = new Set<() => void>()
+  readonly #rate = new RateMeter(3_000)
+  #availability: Int32Array = new Int32Array(0)
+  #active: AbortController | undefined
+  #lifetime = new AbortController()
+  #pickTimer: NodeJS.Timeout | undefined
+  #pickQueued = false
+  #lastProgress = 0
+  readonly #done = Promise.withResolvers<DownloadInfo>()
+
+  constructor(cid: string, deps: DownloadDeps) {
+    this.cid = cid
+    this.#deps = deps
+    this.#done.promise.catch(() => {})
+  }
+
+  get done(): Promise<DownloadInfo> {
+    return this.#done.promise
+  }
+
+  /** Open a partial download left on disk (resume), then start fetching unless paused. */
+  async start(paused = false): Promise<void> {
+    const dir = downloadDir(this.#deps.dataDir, this.cid)
+    const stored = await readStoredManifest(dir)
+    if (stored !== undefined && (await manifestMatches(this.cid, stored))) await this.#adoptManifest(stored)
+    if (paused) {
+      this.state = 'paused'
+      this.#progress(true)
+      return
+    }
+    this.#activate()
+  }
+
+  addProviders(providers: string[]): void {
+    for (const text of providers) {
+      try {
+        if (text.startsWith('/')) {
+          const addr = multiaddr(text)
+          const id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
+          if (id === undefined) continue
+          this.addCandidate(id, [addr])
+        } else {
+          this.addCandidate(peerIdFromString(text).toString(), [])
+        }
+      } catch (err) {
+        logger('ignoring provider %s: %s', text, (err as Error).message)
+      }
+    }
+  }
+
+  addCandidate(id: string, addrs: Multiaddr[]): void {
+    if (id === this.#deps.libp2p.peerId.toString()) return
+    const known = this.#candidates.get(id) ?? []
+    this.#candidates.set(id, [...known, ...addrs].slice(-8))
+    this.#connectMore()
+  }
+
+  pause(): void {
+    if (this.state !== 'finding' && this.state !== 'downloading') return
+    this.state = 'paused'
+    this.#deactivate()
+    void this.store?.flush().catch(() => {})
+    this.#progress(true)
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return
+    this.#activate()
+  }
+
+  async cancel(): Promise<void> {
+    if (this.state === 'done' || this.state === 'cancelled') return
+    this.state = 'cancelled'
+    this.#deactivate()
+    this.#lifetime.abort()
+    await this.store?.destroy()
+    this.#done.reject(new DownloadCancelledError(this.cid))
+    this.#progress(true)
+  }
+
+  /** Stop without deleting anything (node shutdown); the download resumes on the next start. */
+  async close(): Promise<void> {
+    this.#deactivate()
+    this.#lifetime.abort()
+    if (this.state !== 'done') await this.store?.close()
+  }
+
+  // ---- streaming reads ----
+
+  async waitForManifest(signal?: AbortSignal): Promise<Manifest> {
+    while (this.manifest === undefined) {
+      if (this.state === 'cancelled' || this.state === 'failed') throw new DownloadCancelledError(this.cid)
+      await this.#wait(this.#manifestWaiters, signal)
+    }
+    return this.manifest
+  }
+
+  /** Register a reader at `piece`: it and the next `CRITICAL_WINDOW` pieces go first. */
+  openReader(piece: number): Reader {
+    const reader = { piece }
+    this.#readers.add(reader)
+    this.#schedule()
+    return reader
+  }
+
+  closeReader(reader: Reader): void {
+    this.#readers.delete(reader)
+  }
+
+  moveReader(reader: Reader, piece: number): void {
+    reader.piece = piece
+    this.#schedule()
+  }
+
+  async waitForPiece(piece: number, signal?: AbortSignal): Promise<void> {
+    let set = this.#waiters.get(piece)
+    while (this.store === undefined || !hasPiece(this.store.have, piece)) {
+      if (this.state === 'cancelled' || this.state === 'failed') throw new DownloadCancelledError(this.cid)
+      if (set === undefined) {
+        set = new Set()
+        this.#waiters.set(piece, set)
+      }
+      await this.#wait(set, signal)
+    }
+  }
+
+  #wait(set: Set<() => void>, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        set.delete(done)
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      const onAbort = (): void => {
+        set.delete(done)
+        reject(signal?.reason ?? new Error('aborted'))
+      }
+      if (signal?.aborted) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      set.add(done)
+    })
+  }
+
+  #wakeAll(set: Set<() => void> | undefined): void {
+    for (const fn of [...(set ?? [])]) fn()
+  }
+
+  // ---- info ----
+
+  info(): DownloadInfo {
+    const now = this.#deps.clock.now()
+    const m = this.manifest
+    const pieces = m === undefined ? undefined : pieceCount(m.size, m.pieceSize)
+    const piecesDone = this.store?.count() ?? 0
+    let bytesDone = 0
+    if (m !== undefined && this.store !== undefined) {
+      bytesDone = piecesDone * m.pieceSize
+      const last = (pieces ?? 1) - 1
+      if (hasPiece(this.store.have, last)) bytesDone -= m.pieceSize - pieceLength(m, last)
+    }
+    const rateBps = this.#rate.rate(now)
+    const remaining = m === undefined ? undefined : m.size - bytesDone
+    const sources: DownloadSource[] = [...this.#links.values()]
+      .map((l) => ({
+        peerId: l.id,
+        bytes: l.bytes,
+        rateBps: Math.round(l.received.rate(now)),
+        rttMs: l.rttMs,
+        load: l.load,
+        choked: l.choked,
+      }))
+      .sort((a, b) => b.rateBps - a.rateBps)
+    return {
+      cid: this.cid,
+      state: this.state,
+      percent: m === undefined ? 0 : m.size === 0 ? 100 : Math.min(100, (bytesDone / m.size) * 100),
+      size: m?.size,
+      bytesDone,
+      piecesDone,
+      pieces,
+      rateBps: Math.round(rateBps),
+      etaSec: remaining !== undefined && rateBps > 1 ? remaining / rateBps : undefined,
+      peers: this.#links.size,
+      sources,
+      path: this.path,
+      error: this.error,
+      banned: [...this.#songBans],
+    }
+  }
+
+  #progress(force = false): void {
+    const now = this.#deps.clock.now()
+    if (!force && now - this.#lastProgress < PROGRESS_EVERY_MS) return
+    this.#lastProgress = now
+    this.#deps.emit('download:progress', this.info())
+  }
+
+  // ---- lifecycle ----
+
+  #activate(): void {
+    if (this.store?.isComplete() === true) {
+      void this.#finish()
+      return
+    }
+    this.state = this.manifest === undefined ? 'finding' : 'downloading'
+    const active = new AbortController()
+    this.#active = active
+    void this.#discover(active.signal)
+    void this.#housekeeping(active.signal)
+    this.#connectMore()
+    this.#progress(true)
+  }
+
+  #deactivate(): void {
+    this.#active?.abort()
+    this.#active = undefined
+    if (this.#pickTimer !== undefined) clearTimeout(this.#pickTimer)
+    this.#pickTimer = undefined
+    for (const link of [...this.#links.values()]) this.#closeLink(link)
+  }
+
+  get #running(): boolean {
+    return this.#active !== undefined && !this.#active.signal.aborted
+  }
+
+  async #adoptManifest(manifest: Manifest): Promise<void> {
+    if (this.manifest !== undefined) return
+    this.manifest = manifest
+    this.#availability = new Int32Array(pieceCount(manifest.size, manifest.pieceSize))
+    this.store = await openPieceStore(downloadDir(this.#deps.dataDir, this.cid), this.cid, manifest)
+    if (hasPiece(this.store.have, 0)) this.mime = sniffAudio(await this.store.readPiece(0)).mime
+    if (this.state === 'finding') this.state = 'downloading'
+    this.#wakeAll(this.#manifestWaiters)
+  }
+
+  async #discover(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      if (this.#links.size < this.#deps.maxPeers) {
+        const query = AbortSignal.any([signal, AbortSignal.timeout(DHT_QUERY_MS)])
+        try {
+          for await (const p of this.#deps.findProviders(this.cid, query)) this.addCandidate(p.id, p.addrs)
+        } catch (err) {
+          if (!signal.aborted) logger('DHT lookup for %s: %s', this.cid, (err as Error).message)
+        }
+      }
+      try {
+        await this.#deps.sleep(this.#links.size === 0 ? 3_000 : 20_000, signal)
+      } catch {
+        return
+      }
+    }
+  }
+
+  async #housekeeping(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.#deps.sleep(HOUSEKEEPING_MS, signal)
+      } catch {
+        return
+      }
+      const now = this.#deps.clock.now()
+      // A request that takes far longer than the peer's own estimate goes back in the pool.
+      for (const link of this.#links.values()) {
+        const view = this.#view(link)
+        const limit = Math.max(5_000, 8 * estimateDeliveryMs(view, this.manifest?.pieceSize ?? 65536))
+        for (const [piece, sentAt] of link.inFlight) {
+          if (now - sentAt < limit) continue
+          this.#dropRequest(link, piece, true)
+          link.throughputBps = (link.throughputBps ?? 65536) / 2
+        }
+      }
+      this.#connectMore()
+      this.#schedule()
+      this.#progress()
+    }
+  }
+
+  #connectMore(): void {
+    if (!this.#running) return
+    const now = this.#deps.clock.now()
+    for (const [id, addrs] of this.#candidates) {
+      if (this.#links.size + this.#dialing.size >= this.#deps.maxPeers) return
+      if (this.#links.has(id) || this.#dialing.has(id) || this.#banned(id)) continue
+      if (now - (this.#lastDial.get(id) ?? Number.NEGATIVE_INFINITY) < REDIAL_BACKOFF_MS) continue
+      this.#lastDial.set(id, now)
+      void this.#connect(id, addrs)
+    }
+  }
+
+  #banned(id: string): boolean {
+    return this.#songBans.has(id) || this.#deps.bans.isBannedFor(id, this.cid)
+  }
+
+  async #connect(id: string, addrs: Multiaddr[]): Promise<void> {
+    const active = this.#active
+    if (active === undefined) return
+    this.#dialing.add(id)
+    let link: PeerLink | undefined
+    try {
+      const peerId: PeerId = peerIdFromString(id)
+      if (addrs.length > 0) await this.#deps.libp2p.peerStore.merge(peerId, { multiaddrs: addrs })
+      const signal = AbortSignal.any([active.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+      const stream = await this.#deps.libp2p.dialProtocol(peerId, SWARM_PROTOCOL, { signal })
+      const framed = new FramedStream(stream, serverMessageSchema, clientMessageSchema, {
+        maxMessageBytes: MAX_FRAME_BYTES,
+      })
+      link = new PeerLink(id, framed)
+      await framed.write({ t: 'hello', cid: this.cid, wantManifest: this.manifest === undefined })
+      const first = await framed.read({ signal })
+      if (first === undefined || first.t === 'unknown') {
+        await framed.close()
+        return
+      }
+      if (first.t !== 'handshake') throw new WireError(`expected handshake, got ${first.t}`)
+      if (this.manifest === undefined) {
+        if (first.manifest === undefined) throw new WireError('handshake without the manifest we asked for')
+        if (!(await manifestMatches(this.cid, first.manifest))) {
+          await this.#punish(link, 'manifest does not match the song id')
+          return
+        }
+        await this.#adoptManifest(first.manifest)
+      }
+      if (!this.#running || this.#links.has(id)) {
+        await framed.close()
+        return
+      }
+      const pieces = this.#availability.length
+      if (!isValidBitfield(first.have, pieces)) throw new WireError('bitfield of the wrong length')
+      link.has = first.have.slice()
+      link.load = first.load
+      link.choked = first.choked
+      for (let i = 0; i < pieces; i++) if (hasPiece(link.has, i)) this.#availability[i]++
+      this.#links.set(id, link)
+      this.#dialing.delete(id)
+      this.#updateInterest(link)
+      void this.#measureRtt(link, peerId)
+      this.#schedule()
+      this.#progress(true)
+      for await (const message of framed.messages({ signal: active.signal })) {
+        await this.#onMessage(link, message)
+        if (link.closed) break
+      }
+    } catch (err) {
+      if (!active.signal.aborted) logger('link to %s for %s ended: %s', id, this.cid, (err as Error).message)
+      if (err instanceof WireError) link?.framed.abort(err)
+    } finally {
+      this.#dialing.delete(id)
+      if (link !== undefined) this.#closeLink(link)
+    }
+  }
+
+  async #measureRtt(link: PeerLink, peerId: PeerId): Promise<void> {
+    try {
+      link.rttMs = await this.#deps.libp2p.services.ping.ping(peerId, { signal: AbortSignal.timeout(5_000) })
+    } catch {}
+  }
+
+  async #onMessage(link: PeerLink, message: ServerMessage): Promise<void> {
+    const pieces = this.#availability.length
+    switch (message.t) {
+      case 'handshake':
+      case 'unknown':
+        throw new WireError(`unexpected ${message.t}`)
+      case 'have':
+        if (message.piece >= pieces) throw new WireError(`have for piece ${message.piece} past the end`)
+        link.load = message.load
+        if (link.has !== undefined && !hasPiece(link.has, message.piece)) {
+          setPiece(link.has, message.piece)
+          this.#availability[message.piece]++
+          if (!link.interested && this.store !== undefined && !hasPiece(this.store.have, message.piece)) {
+            this.#updateInterest(link)
+          }
+          this.#schedule()
+        }
+        return
+      case 'choke':
+        link.choked = true
+        for (const piece of [...link.inFlight.keys()]) this.#dropRequest(link, piece, false)
+        this.#schedule()
+        return
+      case 'unchoke':
+        link.choked = false
+        this.#schedule()
+        return
+      case 'reject':
+        this.#dropRequest(link, message.piece, false)
+        this.#schedule()
+        return
+      case 'peers':
+        for (const p of message.peers) {
+          const addrs: Multiaddr[] = []
+          for (const a of p.addrs) {
+            try {
+              addrs.push(multiaddr(a))
+            } catch {}
+          }
+          try {
+            this.addCandidate(peerIdFromString(p.id).toString(), addrs)
+          } catch {}
+        }
+        return
+      case 'piece':
+        await this.#onPiece(link, message.piece, message.data)
+        return
+    }
+  }
+
+  async #onPiece(link: PeerLink, piece: number, data: Uint8Array): Promise<void> {
+    const manifest = this.manifest
+    const store = this.store
+    const sentAt = link.inFlight.get(piece)
+    // Unsolicited, or cancelled after it was already on its way: ignore it.
+    if (manifest === undefined || store === undefined || sentAt === undefined) return
+    this.#dropRequest(link, piece, false)
+    if (!verifyPiece(manifest, piece, data)) {
+      await this.#punish(link, `piece ${piece} failed its hash`)
+      return
+    }
+    const now = this.#deps.clock.now()
+    // Service time of this piece: since it was requested or since the previous one arrived, whichever is later.
+    const serviceMs = Math.max(1, now - Math.max(sentAt, link.lastArrival))
+    const sample = (data.byteLength * 1000) / serviceMs
+    link.throughputBps = link.throughputBps === undefined ? sample : 0.7 * link.throughputBps + 0.3 * sample
+    link.lastArrival = now
+    link.received.add(data.byteLength, now)
+    if (hasPiece(store.have, piece) || this.#writing.has(piece)) return
+    // End-game: whoever else was asked for it can stop.
+    for (const other of this.#links.values()) {
+      if (other !== link && other.inFlight.has(piece)) {
+        other.send({ t: 'cancel', piece })
+        this.#dropRequest(other, piece, false)
+      }
+    }
+    this.#writing.add(piece)
+    try {
+      await store.writePiece(piece, data)
+    } finally {
+      this.#writing.delete(piece)
+    }
+    link.bytes += data.byteLength
+    this.#rate.add(data.byteLength, now)
+    if (piece === 0) this.mime = sniffAudio(data).mime
+    this.#deps.emit('piece:verified', { cid: this.cid, piece, peerId: link.id })
+    this.#deps.onPiece(this.cid, piece)
+    this.#wakeAll(this.#waiters.get(piece))
+    this.#waiters.delete(piece)
+    for (const l of this.#links.values()) if (l.interested) this.#updateInterest(l)
+    if (store.isComplete()) {
+      void this.#finish()
+      return
+    }
+    this.#schedule()
+    this.#progress()
+  }
+
+  async #punish(link: PeerLink, reason: string): Promise<void> {
+    logger('banning %s for %s: %s', link.id, this.cid, reason)
+    this.#songBans.add(link.id)
+    link.framed.abort(new WireError(reason))
+    this.#closeLink(link)
+    const node = await this.#deps.bans.recordOffence(link.id, this.cid).catch(() => false)
+    this.#deps.emit('peer:banned', { cid: this.cid, peerId: link.id, node })
+    this.#schedule()
+  }
+
+  #updateInterest(link: PeerLink): void {
+    const store = this.store
+    if (link.has === undefined || store === undefined) return
+    let interested = false
+    for (let i = 0; i < this.#availability.length && !interested; i++) {
+      interested = hasPiece(link.has, i) && !hasPiece(store.have, i)
+    }
+    if (interested !== link.interested) {
+      link.interested = interested
+      link.send({ t: 'interested', value: interested })
+    }
+  }
+
+  #dropRequest(link: PeerLink, piece: number, sendCancel: boolean): void {
+    if (!link.inFlight.delete(piece)) return
+    this.#deps.requests.inFlight--
+    const set = this.#requested.get(piece)
+    set?.delete(link.id)
+    if (set?.size === 0) this.#requested.delete(piece)
+    if (sendCancel) link.send({ t: 'cancel', piece })
+  }
+
+  #closeLink(link: PeerLink): void {
+    if (link.closed) return
+    link.closed = true
+    for (const piece of [...link.inFlight.keys()]) this.#dropRequest(link, piece, false)
+    if (this.#links.get(link.id) === link) {
+      this.#links.delete(link.id)
+      if (link.has !== undefined) {
+        for (let i = 0; i < this.#availability.length; i++) if (hasPiece(link.has, i)) this.#availability[i]--
+      }
+    }
+    void link.framed.close()
+    this.#schedule()
+    this.#connectMore()
+  }
+
+  // ---- picking ----
+
+  #view(link: PeerLink): PeerView {
+    const depth = pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
+    return {
+      id: link.id,
+      has: link.has ?? new Uint8Array(0),
+      choked: link.choked,
+      rttMs: link.rttMs,
+      throughputBps: link.throughputBps,
+      load: link.load,
+      inFlight: link.inFlight.size,
+      maxInFlight: depth,
+    }
+  }
+
+  #schedule(): void {
+    if (this.#pickQueued) return
+    this.#pickQueued = true
+    setImmediate(() => {
+      this.#pickQueued = false
+      this.#pick()
+    })
+  }
+
+  #pick(): void {
+    const manifest = this.manifest
+    const store = this.store
+    if (!this.#running || manifest === undefined || store === undefined || this.state !== 'downloading')
+      return
+    const bucket = this.#deps.downloadBucket
+    const now = this.#deps.clock.now()
+    const debt = bucket.available(now)
+    if (debt < 0) {
+      this.#retryPickIn((-debt * 1000) / bucket.rateBytesPerSec)
+      return
+    }
+    const critical: number[] = []
+    const pieces = this.#availability.length
+    for (const reader of [...this.#readers].sort((a, b) => a.piece - b.piece)) {
+      for (let i = reader.piece, n = 0; i < pieces && n < CRITICAL_WINDOW; i++) {
+        if (hasPiece(store.have, i)) continue
+        critical.push(i)
+        n++
+      }
+    }
+    const picks = pickRequests({
+      pieceCount: pieces,
+      pieceSize: manifest.pieceSize,
+      have: store.have,
+      requested: this.#requested,
+      availability: this.#availability,
+      critical,
+      peers: [...this.#links.values()].filter((l) => l.has !== undefined).map((l) => this.#view(l)),
+      budget: this.#deps.requests.max - this.#deps.requests.inFlight,
+      salt: this.#deps.salt,
+    })
+    for (const { peer, piece } of picks) {
+      const link = this.#links.get(peer)
+      if (link === undefined) continue
+      link.inFlight.set(piece, now)
+      this.#deps.requests.inFlight++
+      let set = this.#requested.get(piece)
+      if (set === undefined) {
+        set = new Set()
+        this.#requested.set(piece, set)
+      }
+      set.add(peer)
+      link.send({ t: 'request', piece })
+      if (bucket.reserve(pieceLength(manifest, piece), now) > 0) {
+        this.#retryPickIn((-bucket.available(now) * 1000) / bucket.rateBytesPerSec)
+        return
+      }
+    }
+  }
+
+  #retryPickIn(ms: number): void {
+    if (this.#pickTimer !== undefined) return
+    this.#pickTimer = setTimeout(
+      () => {
+        this.#pickTimer = undefined
+        this.#schedule()
+      },
+      Math.max(1, ms),
+    )
+  }
+
+  // ---- completion ----
+
+  async #finish(): Promise<void> {
+    const store = this.store
+    const manifest = this.manifest
+    if (
+      store === undefined ||
+      manifest === undefined ||
+      this.state === 'verifying' ||
+      this.state === 'done'
+    ) {
+      return
+    }
+    this.state = 'verifying'
+    this.#deactivate()
+    try {
+      const head = await store.readRange(0, Math.min(manifest.size, 16) - 1)
+      const { ext } = sniffAudio(head)
+      const dest = await freePath(join(this.#deps.downloadDir, `${this.cid}.${ext}`))
+      this.path = await store.finish(dest)
+      await this.#deps.library.addVerifiedFile(this.path, this.cid, manifest)
+      this.state = 'done'
+      this.#progress(true)
+      this.#deps.emit('download:done', this.info())
+      this.#done.resolve(this.info())
+    } catch (err) {
+      this.state = 'failed'
+      this.error = (err as Error).message
+      logger('download of %s failed: %s', this.cid, this.error)
+      this.#progress(true)
+      this.#deps.emit('download:failed', this.info())
+      this.#done.reject(err)
+    }
+    for (const set of this.#waiters.values()) this.#wakeAll(set)
+  }
+}
+
+async function freePath(path: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const candidate = n === 0 ? path : path.replace(/(\.[^.]*)?$/, ` (${n})$1`)
+    try {
+      await access(candidate)
+    } catch {
+      return candidate
+    }
+  }
+}

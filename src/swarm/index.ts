@@ -1,0 +1,13 @@
+/** The content swarm's public surface. */
+
+export * from './errors.ts'
+export { SWARM_PROTOCOL } from './schema.ts'
+export { createSwarm, type SwarmComponents, type SwarmInit } from './swarm.ts'
+export type {
+  DownloadInfo,
+  DownloadOptions,
+  DownloadSource,
+  DownloadState,
+  Swarm,
+  SwarmEvents,
+} from './types.ts'

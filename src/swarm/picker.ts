@@ -1,0 +1,214 @@
+/**
+ * The piece picker: which piece to request from which peer next. Pure — it
+ * takes a snapshot of what we have, what every peer has and how fast each one
+ * is, and returns requests; the download shell sends them.
+ *
+ * Order of business:
+ * 1. Critical pieces (the window just ahead of a streaming read position), in
+ *    playback order, each to the peer expected to deliver it soonest.
+ * 2. Rarest first for everything else (ties broken by a salted hash, so
+ *    leechers starting together pick different pieces), which keeps every
+ *    piece alive in the swarm and gives peers something to trade.
+ * 3. End-game: once every missing piece is already requested, idle peers ask
+ *    for the same pieces again (up to a small duplicate count); the shell
+ *    cancels the losers when the first copy arrives, so one slow peer cannot
+ *    hold the tail hostage.
+ *
+ * Peer ranking. Napster ranked sources by `latency + 10 × load`, which adds
+ * milliseconds to a unitless count and ignores bandwidth. We rank by the
+ * estimated time until this peer would deliver one more piece to us:
+ *
+ *     eta = rtt + pieceSize / throughput × (1 + queued)
+ *
+ * where `throughput` is what we measured from the peer (bytes/s) and `queued`
+ * our requests already outstanding there. Until we have a measurement, the
+ * prior is a nominal rate shared among the peer's reported active uploads
+ * (`load`): a busy peer splits its upload between them. Everything is in
+ * milliseconds, so a near-but-slow and a far-but-fast peer compare honestly.
+ */
+import { hasPiece } from './bitfield.ts'
+
+/** Prior throughput for a peer we have not measured yet (bytes/s), shared among its uploads. */
+export const PRIOR_THROUGHPUT = 1024 * 1024
+export const PRIOR_RTT_MS = 50
+/** How many peers may be asked for the same piece during end-game or for a critical piece. */
+export const DEFAULT_DUPLICATES = 2
+
+export interface PeerView {
+  id: string
+  /** The peer's have-bitfield. */
+  has: Uint8Array
+  /** True while the peer chokes us: it would drop our requests. */
+  choked: boolean
+  rttMs?: number
+  /** Measured delivery rate from this peer, bytes/s. */
+  throughputBps?: number
+  /** The peer's reported number of active uploads. */
+  load: number
+  /** Our requests outstanding at this peer. */
+  inFlight: number
+  /** How many requests we keep outstanding at this peer (pipelining depth). */
+  maxInFlight: number
+}
+
+export interface PickInput {
+  pieceCount: number
+  pieceSize: number
+  have: Uint8Array
+  /** piece → peers it is currently requested from. */
+  requested: ReadonlyMap<number, ReadonlySet<string>>
+  /** piece → how many connected peers have it. */
+  availability: ArrayLike<number>
+  /** Pieces a reader is waiting for, most urgent first. */
+  critical: readonly number[]
+  peers: readonly PeerView[]
+  /** Remaining global request budget (max concurrent requests minus those outstanding). */
+  budget: number
+  /** Tie-break salt (per node), so leechers that start together diverge. */
+  salt: number
+  duplicates?: number
+}
+
+export interface PickedRequest {
+  peer: string
+  piece: number
+}
+
+/** Estimated ms until `peer` would deliver one more piece, given `queued` requests already there. */
+export function estimateDeliveryMs(peer: PeerView, pieceSize: number, queued = peer.inFlight): number {
+  const rtt = peer.rttMs ?? PRIOR_RTT_MS
+  const throughput = peer.throughputBps ?? PRIOR_THROUGHPUT / (1 + Math.max(0, peer.load))
+  return rtt + (pieceSize / Math.max(1, throughput)) * 1000 * (1 + queued)
+}
+
+/** Peers fastest-first by `estimateDeliveryMs`. */
+export function rankPeers(peers: readonly PeerView[], pieceSize: number): PeerView[] {
+  return [...peers].sort((a, b) => estimateDeliveryMs(a, pieceSize) - estimateDeliveryMs(b, pieceSize))
+}
+
+function mix(piece: number, salt: number): number {
+  // A cheap integer hash (xorshift-multiply) for tie-breaking.
+  let x = (piece ^ salt) >>> 0
+  x = Math.imul(x ^ (x >>> 16), 0x45d9f3b)
+  x = Math.imul(x ^ (x >>> 16), 0x45d9f3b)
+  return (x ^ (x >>> 16)) >>> 0
+}
+
+export function pickRequests(input: PickInput): PickedRequest[] {
+  const out: PickedRequest[] = []
+  const duplicates = input.duplicates ?? DEFAULT_DUPLICATES
+  let budget = input.budget
+  const queued = new Map<string, number>()
+  const usable = input.peers.filter((p) => !p.choked && p.inFlight < p.maxInFlight)
+  for (const p of usable) queued.set(p.id, p.inFlight)
+  const holders = (piece: number): ReadonlySet<string> | undefined => input.requested.get(piece)
+  const assigned = new Map<number, Set<string>>()
+  const askedOf = (piece: number): number => (holders(piece)?.size ?? 0) + (assigned.get(piece)?.size ?? 0)
+  const alreadyAsked = (piece: number, peer: string): boolean =>
+    holders(piece)?.has(peer) === true || assigned.get(piece)?.has(peer) === true
+  const free = (p: PeerView): boolean => (queued.get(p.id) ?? 0) < p.maxInFlight
+  const eta = (p: PeerView): number => estimateDeliveryMs(p, input.pieceSize, queued.get(p.id) ?? 0)
+
+  const assign = (peer: PeerView, piece: number): void => {
+    out.push({ peer: peer.id, piece })
+    queued.set(peer.id, (queued.get(peer.id) ?? 0) + 1)
+    let set = assigned.get(piece)
+    if (set === undefined) {
+      set = new Set()
+      assigned.set(piece, set)
+    }
+    set.add(peer.id)
+    budget--
+  }
+
+  /** The free peer with the piece that would deliver it soonest, or undefined. */
+  const fastestFor = (piece: number, within = Number.POSITIVE_INFINITY): PeerView | undefined => {
+    let best: PeerView | undefined
+    let bestEta = within
+    for (const p of usable) {
+      if (!free(p) || !hasPiece(p.has, piece) || alreadyAsked(piece, p.id)) continue
+      const e = eta(p)
+      if (e < bestEta) {
+        best = p
+        bestEta = e
+      }
+    }
+    return best
+  }
+
+  // 1. Critical pieces, in reading order, to whoever delivers soonest.
+  for (const piece of input.critical) {
+    if (budget <= 0) return out
+    if (hasPiece(input.have, piece) || askedOf(piece) > 0) continue
+    const peer = fastestFor(piece)
+    if (peer !== undefined) assign(peer, piece)
+  }
+  // A critical piece stuck at a slow peer: also ask a peer that would deliver it sooner.
+  for (const piece of input.critical) {
+    if (budget <= 0) return out
+    if (hasPiece(input.have, piece) || askedOf(piece) === 0 || askedOf(piece) >= duplicates) continue
+    const current = [...(holders(piece) ?? [])]
+      .map((id) => input.peers.find((p) => p.id === id))
+      .filter((p): p is PeerView => p !== undefined)
+    const currentEta = Math.min(...current.map((p) => estimateDeliveryMs(p, input.pieceSize)))
+    const peer = fastestFor(piece, currentEta / 2)
+    if (peer !== undefined) assign(peer, piece)
+  }
+
+  // 2. Rarest first.
+  const candidates: number[] = []
+  let missing = 0
+  for (let piece = 0; piece < input.pieceCount; piece++) {
+    if (hasPiece(input.have, piece)) continue
+    missing++
+    if (askedOf(piece) === 0 && (input.availability[piece] ?? 0) > 0) candidates.push(piece)
+  }
+  candidates.sort((a, b) => {
+    const d = (input.availability[a] ?? 0) - (input.availability[b] ?? 0)
+    return d !== 0 ? d : mix(a, input.salt) - mix(b, input.salt)
+  })
+  const taken = new Set<number>()
+  for (const peer of rankPeers(usable, input.pieceSize)) {
+    for (const piece of candidates) {
+      if (budget <= 0) return out
+      if (!free(peer)) break
+      if (taken.has(piece) || !hasPiece(peer.has, piece)) continue
+      taken.add(piece)
+      assign(peer, piece)
+    }
+  }
+
+  // 3. End-game: nothing left unrequested, so idle peers duplicate outstanding requests.
+  let unrequested = 0
+  for (let piece = 0; piece < input.pieceCount; piece++) {
+    if (!hasPiece(input.have, piece) && askedOf(piece) === 0) unrequested++
+  }
+  if (missing > 0 && unrequested === 0) {
+    const outstanding: number[] = []
+    for (let piece = 0; piece < input.pieceCount; piece++) {
+      if (!hasPiece(input.have, piece)) outstanding.push(piece)
+    }
+    outstanding.sort((a, b) => askedOf(a) - askedOf(b) || mix(a, input.salt) - mix(b, input.salt))
+    for (const peer of rankPeers(usable, input.pieceSize)) {
+      for (const piece of outstanding) {
+        if (budget <= 0) return out
+        if (!free(peer)) break
+        if (askedOf(piece) >= duplicates || alreadyAsked(piece, peer.id) || !hasPiece(peer.has, piece))
+          continue
+        assign(peer, piece)
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * Pipelining depth for a peer: enough requests to cover one round trip at its
+ * measured rate (bandwidth-delay product), plus slack; bounded.
+ */
+export function pipelineDepth(peer: Pick<PeerView, 'rttMs' | 'throughputBps'>, pieceSize: number): number {
+  const rtt = peer.rttMs ?? PRIOR_RTT_MS
+  const rate = peer.throughputBps ?? PRIOR_THROUGHPUT
+  const bdp = Math.ceil((rate * rtt) / 1000 / pieceSize)
+  return Math.max(4, Math.min(32, bdp + 3))
+}

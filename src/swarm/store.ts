@@ -1,0 +1,161 @@
+/**
+ * Where a download's pieces live while it arrives: `<dataDir>/downloads/<cid>/`
+ * holds `data` (the song, written at piece offsets), `have` (the bitfield of
+ * verified pieces) and `manifest` (so a restarted node resumes without asking
+ * anyone for it). Only verified pieces are written. The bitfield is persisted
+ * after an fdatasync of the data, so it never claims bytes that a crash could
+ * lose; on reopening, every claimed piece is verified again.
+ */
+import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import {
+  decodeManifest,
+  encodeManifest,
+  hashFile,
+  type Manifest,
+  pieceCount,
+  pieceLength,
+  verifyPiece,
+} from '../library/content-id.ts'
+import { countPieces, createBitfield, hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
+import { CorruptSongError } from './errors.ts'
+
+/** Persist the bitfield at most this often while pieces arrive. */
+const FLUSH_DELAY_MS = 500
+
+export interface PieceStore {
+  readonly cid: string
+  readonly manifest: Manifest
+  readonly pieces: number
+  /** Verified, written pieces (live view; do not mutate). */
+  readonly have: Uint8Array
+  count(): number
+  isComplete(): boolean
+  /** Store a piece the caller has verified. Idempotent. */
+  writePiece(index: number, bytes: Uint8Array): Promise<void>
+  readPiece(index: number): Promise<Uint8Array>
+  readRange(start: number, endInclusive: number): Promise<Uint8Array>
+  flush(): Promise<void>
+  /** Re-hash the whole song against its CID, then move it to `dest`; returns the final path. */
+  finish(dest: string): Promise<string>
+  close(): Promise<void>
+  /** Close and delete the partial download. */
+  destroy(): Promise<void>
+}
+
+export function downloadDir(dataDir: string, cid: string): string {
+  return join(dataDir, 'downloads', cid)
+}
+
+/** The manifest of a partial download on disk, if any. */
+export async function readStoredManifest(dir: string): Promise<Manifest | undefined> {
+  try {
+    return decodeManifest(await readFile(join(dir, 'manifest')))
+  } catch {
+    return undefined
+  }
+}
+
+export async function openPieceStore(dir: string, cid: string, manifest: Manifest): Promise<PieceStore> {
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'manifest'), encodeManifest(manifest))
+  const dataPath = join(dir, 'data')
+  const pieces = pieceCount(manifest.size, manifest.pieceSize)
+  let fh: FileHandle = await open(dataPath, 'a+').then(async (h) => {
+    await h.close()
+    return open(dataPath, 'r+')
+  })
+  await fh.truncate(manifest.size)
+  const have = createBitfield(pieces)
+  // Resume: trust nothing on disk without checking it.
+  let claimed: Uint8Array | undefined
+  try {
+    claimed = new Uint8Array(await readFile(join(dir, 'have')))
+  } catch {}
+  if (claimed !== undefined && isValidBitfield(claimed, pieces)) {
+    for (let i = 0; i < pieces; i++) {
+      if (!hasPiece(claimed, i)) continue
+      const buf = new Uint8Array(pieceLength(manifest, i))
+      await fh.read(buf, 0, buf.byteLength, i * manifest.pieceSize)
+      if (verifyPiece(manifest, i, buf)) setPiece(have, i)
+    }
+  }
+  let haveCount = countPieces(have, pieces)
+  let flushTimer: NodeJS.Timeout | undefined
+  let flushing: Promise<void> = Promise.resolve()
+  let closed = false
+  let finalPath: string | undefined
+
+  const flush = (): Promise<void> => {
+    if (flushTimer !== undefined) clearTimeout(flushTimer)
+    flushTimer = undefined
+    flushing = flushing.then(async () => {
+      if (closed || finalPath !== undefined) return
+      const snapshot = have.slice()
+      await fh.datasync()
+      const tmp = join(dir, 'have.tmp')
+      await writeFile(tmp, snapshot)
+      await rename(tmp, join(dir, 'have'))
+    })
+    return flushing
+  }
+
+  return {
+    cid,
+    manifest,
+    pieces,
+    have,
+    count: () => haveCount,
+    isComplete: () => haveCount === pieces,
+    async writePiece(index, bytes) {
+      if (hasPiece(have, index)) return
+      await fh.write(bytes, 0, bytes.byteLength, index * manifest.pieceSize)
+      if (hasPiece(have, index)) return
+      setPiece(have, index)
+      haveCount++
+      if (flushTimer === undefined && !closed) {
+        flushTimer = setTimeout(() => void flush().catch(() => {}), FLUSH_DELAY_MS)
+      }
+    },
+    async readPiece(index) {
+      const buf = new Uint8Array(pieceLength(manifest, index))
+      await fh.read(buf, 0, buf.byteLength, index * manifest.pieceSize)
+      return buf
+    },
+    async readRange(start, endInclusive) {
+      const buf = new Uint8Array(endInclusive - start + 1)
+      await fh.read(buf, 0, buf.byteLength, start)
+      return buf
+    },
+    flush,
+    async finish(dest) {
+      await flush()
+      const check = await hashFile(dataPath)
+      if (check.cid !== cid) throw new CorruptSongError(cid)
+      await fh.close()
+      await mkdir(dirname(dest), { recursive: true })
+      try {
+        await rename(dataPath, dest)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err
+        await copyFile(dataPath, dest)
+      }
+      finalPath = dest
+      fh = await open(dest, 'r')
+      await rm(dir, { recursive: true, force: true })
+      return dest
+    },
+    async close() {
+      if (closed) return
+      await flush().catch(() => {})
+      closed = true
+      await fh.close().catch(() => {})
+    },
+    async destroy() {
+      if (flushTimer !== undefined) clearTimeout(flushTimer)
+      closed = true
+      await fh.close().catch(() => {})
+      if (finalPath === undefined) await rm(dir, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * The content swarm: any song from every peer that has it, verified,
+ * streamable. This file is the shell that wires the pieces together — the
+ * serving side (upload.ts), one `Download` per song being fetched
+ * (download.ts), provider discovery (DHT, PEX, named peers), rate caps and
+ * the bans list — and owns their start/stop lifecycle.
+ */
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { parseCid } from '../library/content-id.ts'
+import type { Library } from '../library/types.ts'
+import type { TuttiLibp2p } from '../net/libp2p.ts'
+import type { Clock } from '../shared/clock.ts'
+import { TypedEmitter } from '../shared/events.ts'
+import { log } from '../shared/logger.ts'
+import { type BanList, loadBanList } from './bans.ts'
+import { fullBitfield } from './bitfield.ts'
+import { RECHOKE_INTERVAL_MS } from './choker.ts'
+import { Download } from './download.ts'
+import { DownloadNotFoundError, SwarmStoppedError } from './errors.ts'
+import { readDownloadRange, readSongRange } from './read.ts'
+import { listStoredDownloads } from './resume.ts'
+import { MAX_PEX_PEERS, type PexPeer, SWARM_PROTOCOL } from './schema.ts'
+import { TokenBucket } from './token-bucket.ts'
+import type { DownloadInfo, Swarm, SwarmEvents } from './types.ts'
+import { type ServedSong, Uploads } from './upload.ts'
+
+const logger = log('swarm')
+
+export interface SwarmInit {
+  dataDir: string
+  /** Where finished songs are moved before joining the library. Default `<dataDir>/music`. */
+  downloadDir?: string
+  /** Upload cap, bytes/s (default: none). */
+  uploadRateBytes?: number
+  /** Download cap, bytes/s (default: none). */
+  downloadRateBytes?: number
+  /** Peers per download (default 20). */
+  maxPeers?: number
+  /** Outstanding piece requests across all downloads (default 256). */
+  maxRequests?: number
+  /** Regular upload slots; one optimistic slot comes on top. 0 = serve nobody. Default 4. */
+  uploadSlots?: number
+  /** Announce songs in the DHT (default true). */
+  dht?: boolean
+}
+
+export interface SwarmComponents {
+  libp2p: TuttiLibp2p
+  library: Library
+  clock: Clock
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm {
+  const { libp2p, library, clock } = components
+  const events = new TypedEmitter<SwarmEvents>()
+  const downloads = new Map<string, Download>()
+  const requests = { inFlight: 0, max: init.maxRequests ?? 256 }
+  const uploadBucket = new TokenBucket(init.uploadRateBytes ?? 0)
+  const downloadBucket = new TokenBucket(init.downloadRateBytes ?? 0)
+  const salt = Math.floor(Math.random() * 2 ** 31)
+  const useDht = init.dht ?? true
+  const provided = new Set<string>()
+  let bans: BanList | undefined
+  let running = false
+  let lifetime = new AbortController()
+  let unsubscribe: (() => void) | undefined
+
+  const uploads = new Uploads({
+    clock,
+    bucket: uploadBucket,
+    slots: () => init.uploadSlots ?? 4,
+    lookup: async (cid) => servedSong(cid),
+    isBanned: (peer, cid) =>
+      (cid === undefined ? bans?.isBanned(peer) : bans?.isBannedFor(peer, cid)) === true,
+    rateFromPeer: (peer) => {
+      let rate = 0
+      for (const d of downloads.values())
+        rate += d.info().sources.find((s) => s.peerId === peer)?.rateBps ?? 0
+      return rate
+    },
+    pexPeers,
+    sleep,
+    onSession: (peer, cid) => {
+      const d = downloads.get(cid)
+      if (d !== undefined && (d.state === 'downloading' || d.state === 'finding')) d.addCandidate(peer, [])
+    },
+  })
+
+  async function servedSong(cid: string): Promise<ServedSong | undefined> {
+    const song = library.get(cid)
+    const manifest = library.manifest(cid)
+    if (song !== undefined && manifest !== undefined) {
+      const pieces = Math.ceil(manifest.size / manifest.pieceSize)
+      return {
+        cid,
+        manifest,
+        have: fullBitfield(pieces),
+        complete: true,
+        readPiece: async (index) => {
+          const fh = await open(song.path, 'r')
+          try {
+            const len = Math.max(0, Math.min(manifest.pieceSize, manifest.size - index * manifest.pieceSize))
+            const buf = new Uint8Array(len)
+            await fh.read(buf, 0, len, index * manifest.pieceSize)
+            return buf
+          } finally {
+            await fh.close()
+          }
+        },
+      }
+    }
+    const d = downloads.get(cid)
+    const store = d?.store
+    if (d === undefined || store === undefined || d.manifest === undefined || d.state === 'cancelled') return
+    return {
+      cid,
+      manifest: d.manifest,
+      have: store.have,
+      complete: store.isComplete(),
+      readPiece: (index) => store.readPiece(index),
+    }
+  }
+
+  async function pexPeers(cid: string, except: string): Promise<PexPeer[]> {
+    const ids = new Set<string>(uploads.sessionsFor(cid))
+    for (const s of downloads.get(cid)?.info().sources ?? []) ids.add(s.peerId)
+    ids.delete(except)
+    const out: PexPeer[] = []
+    for (const id of ids) {
+      if (out.length >= MAX_PEX_PEERS) break
+      try {
+        const peer = await libp2p.peerStore.get(peerIdFromString(id))
+        const addrs = peer.addresses.map((a) => a.multiaddr.toString()).slice(0, 8)
+        out.push({ id, addrs })
+      } catch {}
+    }
+    return out
+  }
+
+  function provide(cid: string): void {
+    if (!useDht || !running || provided.has(cid)) return
+    provided.add(cid)
+    libp2p.contentRouting
+      .provide(CID.parse(cid), { signal: AbortSignal.any([lifetime.signal, AbortSignal.timeout(60_000)]) })
+      .catch((err: Error) => {
+        provided.delete(cid)
+        logger('providing %s failed: %s', cid, err.message)
+      })
+  }
+
+  async function* findProviders(
+    cid: string,
+    signal: AbortSignal,
+  ): AsyncIterable<{ id: string; addrs: Multiaddr[] }> {
+    if (!useDht) return
+    for await (const p of libp2p.contentRouting.findProviders(CID.parse(cid), { signal })) {
+      yield { id: p.id.toString(), addrs: p.multiaddrs }
+    }
+  }
+
+  function newDownload(cid: string): Download {
+    if (bans === undefined) throw new SwarmStoppedError()
+    return new Download(cid, {
+      libp2p,
+      clock,
+      library,
+      dataDir: init.dataDir,
+      downloadDir: init.downloadDir ?? join(init.dataDir, 'music'),
+      bans,
+      downloadBucket,
+      maxPeers: init.maxPeers ?? 20,
+      requests,
+      salt,
+      emit: (type, payload) => events.emit(type, payload),
+      onPiece: (c, piece) => {
+        uploads.announceHave(c, piece)
+        provide(c)
+      },
+      findProviders,
+      sleep,
+    })
+  }
+
+  function requireDownload(cid: string): Download {
+    const d = downloads.get(cid)
+    if (d === undefined) throw new DownloadNotFoundError(cid)
+    return d
+  }
+
+  function startDownload(cid: string, options: { providers?: string[] } = {}): DownloadInfo {
+    if (!running) throw new SwarmStoppedError()
+    parseCid(cid)
+    let d = downloads.get(cid)
+    if (d === undefined || d.state === 'cancelled' || d.state === 'failed') {
+      d = newDownload(cid)
+      downloads.set(cid, d)
+      const created = d
+      if (library.get(cid) === undefined) {
+        void created.start().catch((err: Error) => logger('starting download of %s: %s', cid, err.message))
+      }
+    }
+    if (options.providers !== undefined) d.addProviders(options.providers)
+    return d.info()
+  }
+
+  async function download(cid: string, options: { providers?: string[]; signal?: AbortSignal } = {}) {
+    const song = library.get(cid)
+    if (song !== undefined && !downloads.has(cid)) {
+      return {
+        cid,
+        state: 'done',
+        percent: 100,
+        size: song.size,
+        bytesDone: song.size,
+        piecesDone: 0,
+        rateBps: 0,
+        peers: 0,
+        sources: [],
+        path: song.path,
+        banned: [],
+      } satisfies DownloadInfo
+    }
+    startDownload(cid, options)
+    const d = requireDownload(cid)
+    if (options.signal === undefined) return d.done
+    const signal = options.signal
+    return await new Promise<DownloadInfo>((resolve, reject) => {
+      const onAbort = (): void => {
+        void d.cancel()
+        reject(signal.reason)
+      }
+      if (signal.aborted) return onAbort()
+      signal.addEventListener('abort', onAbort, { once: true })
+      d.done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  function stat(cid: string): { size: number; mime: string } | undefined {
+    const song = library.get(cid)
+    if (song !== undefined) return { size: song.size, mime: song.mime }
+    const d = downloads.get(cid)
+    if (d?.manifest === undefined) return undefined
+    return { size: d.manifest.size, mime: d.mime }
+  }
+
+  async function* read(
+    cid: string,
+    start: number,
+    endInclusive: number,
+    options: { signal?: AbortSignal; providers?: string[] } = {},
+  ): AsyncIterable<Uint8Array> {
+    const song = library.get(cid)
+    if (song !== undefined) {
+      yield* readSongRange(song.path, start, endInclusive, options.signal)
+      return
+    }
+    startDownload(cid, { providers: options.providers })
+    const d = requireDownload(cid)
+    if (d.state === 'paused') d.resume()
+    yield* readDownloadRange(d, start, endInclusive, options.signal)
+  }
+
+  const swarm: Swarm = {
+    async start() {
+      if (running) return
+      running = true
+      lifetime = new AbortController()
+      bans = await loadBanList(join(init.dataDir, 'swarm-bans.json'))
+      await libp2p.handle(
+        SWARM_PROTOCOL,
+        (stream: Stream, connection: Connection) => uploads.handle(stream, connection),
+        { maxInboundStreams: 256, maxOutboundStreams: 256 },
+      )
+      const timer = setInterval(() => uploads.rechoke(true), RECHOKE_INTERVAL_MS)
+      lifetime.signal.addEventListener('abort', () => clearInterval(timer))
+      for (const song of library.list()) provide(song.cid)
+      unsubscribe = library.on('song:added', (s) => provide(s.cid))
+      for (const stored of await listStoredDownloads(init.dataDir)) {
+        if (downloads.has(stored.cid)) continue
+        const d = newDownload(stored.cid)
+        downloads.set(stored.cid, d)
+        void d.start().catch((err: Error) => logger('resuming %s: %s', stored.cid, err.message))
+      }
+    },
+    async stop() {
+      if (!running) return
+      running = false
+      lifetime.abort()
+      unsubscribe?.()
+      await libp2p.unhandle(SWARM_PROTOCOL).catch(() => {})
+      uploads.closeAll()
+      await Promise.all([...downloads.values()].map((d) => d.close()))
+      downloads.clear()
+      provided.clear()
+    },
+    download,
+    startDownload,
+    pause: (cid) => {
+      const d = requireDownload(cid)
+      d.pause()
+      return d.info()
+    },
+    resume: (cid) => {
+      const d = requireDownload(cid)
+      d.resume()
+      return d.info()
+    },
+    async cancel(cid) {
+      await requireDownload(cid).cancel()
+      downloads.delete(cid)
+    },
+    list: () => [...downloads.values()].map((d) => d.info()),
+    get: (cid) => downloads.get(cid)?.info(),
+    read,
+    stat,
+    songSource: () => ({
+      stat,
+      read: (cid, start, end, signal) => read(cid, start, end, { signal }),
+    }),
+    on: (type, listener) => events.on(type, listener),
+  }
+  return swarm
+}
