@@ -114,7 +114,15 @@ export interface PartyLogEntry {
   effectivePartyTime: number
 }
 
-export type RefusalCode = 'not-member' | 'forbidden' | 'invalid' | 'not-found' | 'conflict' | 'ended'
+export type RefusalCode =
+  | 'not-member'
+  | 'forbidden'
+  | 'invalid'
+  | 'not-found'
+  | 'conflict'
+  | 'ended'
+  /** Not from the state machine: the shell could not run the command (host unreachable, timeout). */
+  | 'unavailable'
 
 export type CommandResult = { ok: true; entryId?: string } | { ok: false; code: RefusalCode; reason: string }
 

@@ -1,0 +1,372 @@
+/**
+ * The member side of `/tutti/party/1.0.0`: one stream to the host. Says
+ * hello with the invite secret, keeps a replica of the party from the
+ * host's snapshot + committed entries, signs and submits commands, and runs
+ * 1 s heartbeats that double as NTP-style clock samples (party time = the
+ * host's clock, estimated by src/clock's estimator). If the host falls
+ * silent the member reports it suspected, then reconnects and resyncs.
+ */
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ClockEstimator } from '../clock/estimator.ts'
+import { FramedStream } from '../net/framed.ts'
+import type { TuttiLibp2p } from '../net/libp2p.ts'
+import type { Clock } from '../shared/clock.ts'
+import { TypedEmitter } from '../shared/events.ts'
+import { log } from '../shared/logger.ts'
+import { HostUnreachableError, JoinRefusedError } from './errors.ts'
+import { GapError, PartyReplica } from './log.ts'
+import {
+  type HostToMember,
+  hostToMemberSchema,
+  type Invite,
+  MAX_PARTY_MESSAGE_BYTES,
+  type MemberStat,
+  type MemberToHost,
+  memberToHostSchema,
+  PARTY_PROTOCOL,
+} from './schema.ts'
+import { signCommand } from './signing.ts'
+import type { CommandResult, PartyCommand, PartyLogEntry } from './state.ts'
+
+const logger = log('party:member')
+
+export interface PartyMemberInit {
+  invite: Invite
+  name: string
+  heartbeatMs?: number
+  suspectAfterMs?: number
+  /** After this long without the host, the member reconnects (and gives up after `giveUpAfterMs`). */
+  reconnectAfterMs?: number
+  giveUpAfterMs?: number
+  commandTimeoutMs?: number
+}
+
+export interface PartyMemberComponents {
+  libp2p: TuttiLibp2p
+  clock: Clock
+  privateKey: PrivateKey
+}
+
+export interface PartyMemberEvents extends Record<string, unknown> {
+  /** A committed entry was applied to the replica. */
+  entry: { index: number; entry: PartyLogEntry; result: CommandResult }
+  /** A fresh snapshot replaced the replica (join, resync). */
+  snapshot: { index: number }
+  pending: undefined
+  stats: MemberStat[]
+  'host:suspected': undefined
+  'host:back': undefined
+  /** The member is out of the party for good (removed, refused, ended, host gone). */
+  closed: { reason: string }
+}
+
+type Framed = FramedStream<HostToMember, MemberToHost>
+
+export class PartyMember extends TypedEmitter<PartyMemberEvents> {
+  readonly #init: Required<Omit<PartyMemberInit, 'invite' | 'name'>> &
+    Pick<PartyMemberInit, 'invite' | 'name'>
+  readonly #libp2p: TuttiLibp2p
+  readonly #clock: Clock
+  readonly #privateKey: PrivateKey
+  readonly #estimator = new ClockEstimator({ bucketMs: 500, minDriftSpanMs: 20_000 })
+  readonly #session = crypto.randomUUID()
+  readonly #pendingRequests = new Map<number, (r: { index?: number; result: CommandResult }) => void>()
+  #seq = 0
+  #requestId = 0
+  #pingId = 0
+  #framed: Framed | undefined
+  #replica: PartyReplica | undefined
+  #stats: MemberStat[] = []
+  #lastHeard = 0
+  #hostSuspected = false
+  #timer: ReturnType<typeof setInterval> | undefined
+  #stopped = false
+  #reconnecting = false
+  #sendChain: Promise<void> = Promise.resolve()
+  #welcomed: PromiseWithResolvers<void> | undefined
+
+  constructor(init: PartyMemberInit, components: PartyMemberComponents) {
+    super()
+    this.#init = {
+      heartbeatMs: 1_000,
+      suspectAfterMs: 3_000,
+      reconnectAfterMs: 5_000,
+      giveUpAfterMs: 60_000,
+      commandTimeoutMs: 10_000,
+      ...init,
+    }
+    this.#libp2p = components.libp2p
+    this.#clock = components.clock
+    this.#privateKey = components.privateKey
+  }
+
+  get replica(): PartyReplica | undefined {
+    return this.#replica
+  }
+
+  get stats(): MemberStat[] {
+    return this.#stats
+  }
+
+  /** Party time now: the host's clock as estimated from heartbeats. */
+  partyTime(): number {
+    return this.#estimator.toReference(this.#clock.now())
+  }
+
+  /** The local clock time at which party time `partyMs` happens. */
+  localTimeOf(partyMs: number): number {
+    return this.#estimator.toLocal(partyMs)
+  }
+
+  syncErrorMs(): number | undefined {
+    return this.#estimator.estimate(this.#clock.now())?.uncertaintyMs
+  }
+
+  /**
+   * Connects, says hello and waits for the host's welcome (resolves) or refusal
+   * (throws `JoinRefusedError`). With a join policy of "approve" this waits
+   * until the host decides — emitting `pending` meanwhile — or `signal` aborts.
+   */
+  async join(options?: { signal?: AbortSignal }): Promise<void> {
+    this.#stopped = false
+    await this.#connect(options)
+    // The ping burst's answers follow the welcome: wait (briefly) for a first party-clock estimate.
+    for (let i = 0; i < 40 && this.#estimator.estimate() === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    if (this.#timer === undefined) this.#timer = setInterval(() => this.#tick(), this.#init.heartbeatMs)
+  }
+
+  /** Says goodbye (the host commits a leave) and hangs up. Idempotent. */
+  async leave(): Promise<void> {
+    if (this.#stopped) return
+    await this.#write({ type: 'bye' }).catch(() => {})
+    await this.#sendChain
+    this.#shutdown('you left the party')
+  }
+
+  /** Hangs up without saying goodbye (the host will notice the silence). */
+  stop(): void {
+    this.#shutdown('stopped')
+  }
+
+  /** Signs and submits a command; resolves with the host's verdict once committed (or refused). */
+  async submit(
+    command: PartyCommand,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ index?: number; result: CommandResult }> {
+    if (this.#framed === undefined) {
+      return { result: { ok: false, code: 'unavailable', reason: 'not connected to the party host' } }
+    }
+    const { payload, signature } = await signCommand(this.#privateKey, {
+      partyId: this.#init.invite.partyId,
+      from: this.#libp2p.peerId.toString(),
+      session: this.#session,
+      seq: this.#seq++,
+      command,
+    })
+    const requestId = this.#requestId++ % 2 ** 31
+    const answer = new Promise<{ index?: number; result: CommandResult }>((resolve) => {
+      const timeout = setTimeout(() => {
+        this.#pendingRequests.delete(requestId)
+        resolve({ result: { ok: false, code: 'unavailable', reason: 'the host did not answer in time' } })
+      }, this.#init.commandTimeoutMs)
+      const done = (r: { index?: number; result: CommandResult }) => {
+        clearTimeout(timeout)
+        options?.signal?.removeEventListener('abort', onAbort)
+        resolve(r)
+      }
+      const onAbort = () => {
+        this.#pendingRequests.delete(requestId)
+        done({ result: { ok: false, code: 'unavailable', reason: 'aborted' } })
+      }
+      options?.signal?.addEventListener('abort', onAbort, { once: true })
+      this.#pendingRequests.set(requestId, done)
+    })
+    await this.#write({
+      type: 'submit',
+      requestId,
+      payload: payload as Uint8Array<ArrayBuffer>,
+      signature: signature as Uint8Array<ArrayBuffer>,
+    })
+    return answer
+  }
+
+  async #connect(options?: { signal?: AbortSignal }): Promise<void> {
+    const { invite } = this.#init
+    const stream = await this.#dialHost(options)
+    const framed: Framed = new FramedStream(stream, hostToMemberSchema, memberToHostSchema, {
+      maxMessageBytes: MAX_PARTY_MESSAGE_BYTES,
+    })
+    this.#framed = framed
+    this.#sendChain = Promise.resolve()
+    this.#lastHeard = this.#clock.now()
+    this.#welcomed = Promise.withResolvers<void>()
+    void this.#welcomed.promise.catch(() => {})
+    await this.#write({
+      type: 'hello',
+      partyId: invite.partyId,
+      secret: invite.secret,
+      name: this.#init.name,
+      haveIndex: this.#replica?.index,
+    })
+    void this.#readLoop(framed)
+    // A quick burst of clock samples so party time is usable by the time we are welcomed.
+    for (let i = 0; i < 5; i++) this.#ping()
+    const onAbort = () => this.#welcomed?.reject(new HostUnreachableError('join aborted'))
+    options?.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await this.#welcomed.promise
+    } finally {
+      options?.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async #dialHost(options?: { signal?: AbortSignal }) {
+    const { invite } = this.#init
+    const hostId = peerIdFromString(invite.hostPeerId)
+    const errors: string[] = []
+    for (const addr of invite.hostAddrs) {
+      try {
+        const ma = multiaddr(addr.includes('/p2p/') ? addr : `${addr}/p2p/${invite.hostPeerId}`)
+        return await this.#libp2p.dialProtocol(ma, PARTY_PROTOCOL, {
+          signal: options?.signal ?? AbortSignal.timeout(10_000),
+        })
+      } catch (err) {
+        errors.push(`${addr}: ${(err as Error).message}`)
+      }
+    }
+    try {
+      return await this.#libp2p.dialProtocol(hostId, PARTY_PROTOCOL, {
+        signal: options?.signal ?? AbortSignal.timeout(10_000),
+      })
+    } catch (err) {
+      errors.push(`${invite.hostPeerId}: ${(err as Error).message}`)
+      throw new HostUnreachableError(`cannot reach the party host (${errors.join('; ')})`, { cause: err })
+    }
+  }
+
+  async #readLoop(framed: Framed): Promise<void> {
+    try {
+      for await (const message of framed.messages()) {
+        if (this.#framed !== framed) return
+        this.#lastHeard = this.#clock.now()
+        if (this.#hostSuspected) {
+          this.#hostSuspected = false
+          this.emit('host:back', undefined)
+        }
+        this.#onMessage(message)
+      }
+    } catch (err) {
+      if (err instanceof GapError) logger('resync: %s', err.message)
+      else logger('stream from host failed: %s', (err as Error).message)
+      framed.abort(err as Error)
+    }
+    if (this.#framed === framed) {
+      this.#framed = undefined
+      this.#welcomed?.reject(new HostUnreachableError('the host hung up'))
+    }
+  }
+
+  #onMessage(message: HostToMember): void {
+    switch (message.type) {
+      case 'welcome':
+        if (message.partyId !== this.#init.invite.partyId) throw new Error('welcome for another party')
+        this.#replica = new PartyReplica(message.snapshot, message.index)
+        this.emit('snapshot', { index: message.index })
+        this.#welcomed?.resolve()
+        return
+      case 'pending':
+        this.emit('pending', undefined)
+        return
+      case 'refused':
+        this.#welcomed?.reject(new JoinRefusedError(message.reason))
+        this.#shutdown(message.reason)
+        return
+      case 'entry': {
+        if (this.#replica === undefined) return
+        // A gap throws GapError: the read loop ends and the heartbeat reconnects with a fresh snapshot.
+        const result = this.#replica.apply(message.index, message.entry)
+        if (result !== undefined)
+          this.emit('entry', { index: message.index, entry: message.entry, result: message.result })
+        return
+      }
+      case 'result':
+        this.#pendingRequests.get(message.requestId)?.({ index: message.index, result: message.result })
+        this.#pendingRequests.delete(message.requestId)
+        return
+      case 'ping': {
+        const now = this.#clock.now()
+        void this.#write({ type: 'pong', id: message.id, t0: message.t0, t1: now, t2: now }).catch(() => {})
+        return
+      }
+      case 'pong':
+        this.#estimator.addSample({ t0: message.t0, t1: message.t1, t2: message.t2, t3: this.#clock.now() })
+        return
+      case 'members':
+        this.#stats = message.stats
+        this.emit('stats', message.stats)
+        return
+    }
+  }
+
+  #tick(): void {
+    if (this.#stopped) return
+    const silent = this.#clock.now() - this.#lastHeard
+    if (silent >= this.#init.giveUpAfterMs) {
+      this.#shutdown(`the host stopped answering for ${Math.round(silent / 1000)} s`)
+      return
+    }
+    if (silent >= this.#init.suspectAfterMs && !this.#hostSuspected) {
+      this.#hostSuspected = true
+      this.emit('host:suspected', undefined)
+    }
+    if ((this.#framed === undefined || silent >= this.#init.reconnectAfterMs) && !this.#reconnecting) {
+      this.#reconnecting = true
+      this.#framed?.abort(new Error('host silent'))
+      this.#framed = undefined
+      this.#connect({ signal: AbortSignal.timeout(5_000) })
+        .catch((err: Error) => {
+          logger('reconnect failed: %s', err.message)
+        })
+        .finally(() => {
+          this.#reconnecting = false
+        })
+      return
+    }
+    this.#ping()
+  }
+
+  #ping(): void {
+    void this.#write({
+      type: 'ping',
+      id: this.#pingId++ % 2 ** 31,
+      t0: this.#clock.now(),
+      syncErrorMs: this.syncErrorMs(),
+    }).catch(() => {})
+  }
+
+  #write(message: MemberToHost): Promise<void> {
+    const framed = this.#framed
+    if (framed === undefined) return Promise.reject(new HostUnreachableError('not connected to the host'))
+    const next = this.#sendChain.then(() => framed.write(message))
+    this.#sendChain = next.catch(() => {})
+    return next
+  }
+
+  #shutdown(reason: string): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
+    const framed = this.#framed
+    this.#framed = undefined
+    void framed?.close()
+    for (const done of this.#pendingRequests.values())
+      done({ result: { ok: false, code: 'unavailable', reason } })
+    this.#pendingRequests.clear()
+    this.emit('closed', { reason })
+  }
+}
