@@ -74,7 +74,7 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
   after(async () => {
     for (const n of [host, alice, bob]) {
       await n?.party.stop().catch(() => {})
-      await n?.libp2p.stop().catch(() => {})
+      await Promise.resolve(n?.libp2p.stop()).catch(() => {})
     }
   })
 
@@ -253,7 +253,7 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
       assert.equal(carol.party.status()?.queue.length, host.party.status()?.queue.length)
     } finally {
       await carol.party.stop().catch(() => {})
-      await carol.libp2p.stop().catch(() => {})
+      await Promise.resolve(carol.libp2p.stop()).catch(() => {})
     }
   })
 
@@ -276,7 +276,7 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
     } finally {
       for (const n of [host2, dave, erin]) {
         await n.party.stop().catch(() => {})
-        await n.libp2p.stop().catch(() => {})
+        await Promise.resolve(n.libp2p.stop()).catch(() => {})
       }
     }
   })
