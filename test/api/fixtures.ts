@@ -1,23 +1,23 @@
 /**
- * A running API over a small on-disk library, for the API tests. The library
- * is a small in-test implementation of the `Library` interface (songs hashed
- * with the real content ids) until the library module's `createLibrary` lands.
+ * A running API over a real library (createLibrary) of small generated WAV
+ * files plus one broken file, with a song source that reads through
+ * `openSongRange` as the node does and records every read.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApiServer } from '../../src/api/server.ts'
 import type { ApiComponents, ApiEvents, NodeStatus, PeerInfo, SongSource } from '../../src/api/types.ts'
-import { hashFile } from '../../src/library/content-id.ts'
-import type { Library, LibraryEvents, RejectedFile, Song } from '../../src/library/types.ts'
+import { encodeWav } from '../../src/library/demo/encode.ts'
+import { createLibrary, openSongRange } from '../../src/library/index.ts'
+import type { Library, Song } from '../../src/library/types.ts'
 import { TypedEmitter } from '../../src/shared/events.ts'
 
 export const SECRET_TEXT = 'TOP SECRET: outside the library'
 
-/** Deterministic pseudo-random bytes (sha256 counter stream), so range checks compare exact bytes. */
+/** Deterministic pseudo-random bytes (sha256 counter stream). */
 export function testBytes(size: number, seed: string): Buffer {
   const out = Buffer.alloc(size)
   for (let offset = 0, i = 0; offset < size; i++) {
@@ -27,35 +27,20 @@ export function testBytes(size: number, seed: string): Buffer {
   return out
 }
 
-class FakeLibrary implements Library {
-  readonly songs = new Map<string, Song>()
-  readonly emitter = new TypedEmitter<LibraryEvents>()
-  rescans = 0
-  async start() {}
-  async stop() {}
-  async rescan() {
-    this.rescans++
-    this.emitter.emit('scan:progress', { filesDone: 1, filesTotal: 1, bytesHashed: 10 })
-    this.emitter.emit('scan:done', { songs: this.songs.size, rejected: 1, hashedFiles: 0, ms: 1 })
+/** A short stereo WAV of quiet deterministic noise, tagged. */
+function testWav(
+  frames: number,
+  seed: string,
+  tags: { title: string; artist: string; album: string },
+): Buffer {
+  const noise = testBytes(frames * 2, seed)
+  const left = new Float32Array(frames)
+  const right = new Float32Array(frames)
+  for (let i = 0; i < frames; i++) {
+    left[i] = (noise[2 * i] - 128) / 1024
+    right[i] = (noise[2 * i + 1] - 128) / 1024
   }
-  list() {
-    return [...this.songs.values()]
-  }
-  get(cid: string) {
-    return this.songs.get(cid)
-  }
-  manifest() {
-    return undefined
-  }
-  rejected(): RejectedFile[] {
-    return [{ path: '/music/broken.mp3', reason: 'no audio frames found' }]
-  }
-  async addVerifiedFile(): Promise<Song> {
-    throw new Error('not used by the API tests')
-  }
-  on<K extends keyof LibraryEvents>(type: K, listener: (payload: LibraryEvents[K]) => void) {
-    return this.emitter.on(type, listener)
-  }
+  return encodeWav({ sampleRate: 8000, left, right }, tags)
 }
 
 export interface TestApi {
@@ -63,59 +48,40 @@ export interface TestApi {
   port: number
   token: string
   dir: string
-  library: FakeLibrary
+  library: Library
+  /** How many scans finished (start-up scan included). */
+  scans(): number
   events: TypedEmitter<ApiEvents>
+  /** Songs sorted by title, each with the exact bytes of its file. */
   songs: Array<Song & { bytes: Buffer }>
   /** Every read the API asked of the song source, with the signal it passed. */
   reads: Array<{ cid: string; start: number; end: number; signal: AbortSignal }>
   close(): Promise<void>
 }
 
+export const TEST_TRACKS = [
+  { file: 'one.wav', title: 'Morning Light', artist: 'Ada', album: 'First', frames: 75_000 },
+  { file: 'two.wav', title: 'Evening Tide', artist: 'Bela', album: 'Second', frames: 17_000 },
+  { file: 'three.wav', title: 'Night Drive', artist: 'Ada', album: 'Second', frames: 9_000 },
+]
+
 export async function startTestApi(options: { webRoot?: string } = {}): Promise<TestApi> {
   const dir = await mkdtemp(join(tmpdir(), 'tutti-api-'))
   const libraryDir = join(dir, 'library')
   await mkdir(libraryDir)
   await writeFile(join(dir, 'secret.txt'), SECRET_TEXT)
-  const library = new FakeLibrary()
-  const specs = [
-    {
-      file: 'one.mp3',
-      title: 'Morning Light',
-      artist: 'Ada',
-      album: 'First',
-      mime: 'audio/mpeg',
-      size: 300_000,
-    },
-    {
-      file: 'two.wav',
-      title: 'Evening Tide',
-      artist: 'Bela',
-      album: 'Second',
-      mime: 'audio/wav',
-      size: 70_000,
-    },
-    { file: 'three.mp3', title: 'Night Drive', artist: 'Ada', album: 'Second', mime: 'audio/mpeg', size: 1 },
-  ]
+  for (const track of TEST_TRACKS) {
+    await writeFile(join(libraryDir, track.file), testWav(track.frames, track.file, track))
+  }
+  await writeFile(join(libraryDir, 'broken.mp3'), testBytes(5000, 'broken'))
+  const library = createLibrary({ folders: [libraryDir], dataDir: join(dir, 'data') })
+  let scans = 0
+  library.on('scan:done', () => scans++)
+  await library.start()
+
   const songs: TestApi['songs'] = []
-  for (const spec of specs) {
-    const path = join(libraryDir, spec.file)
-    const bytes = testBytes(spec.size, spec.file)
-    await writeFile(path, bytes)
-    const { cid } = await hashFile(path)
-    const song: Song = {
-      cid,
-      path,
-      size: spec.size,
-      mtimeMs: 0,
-      format: spec.file.endsWith('.wav') ? 'wav' : 'mp3',
-      mime: spec.mime,
-      title: spec.title,
-      artist: spec.artist,
-      album: spec.album,
-      durationSec: 10,
-    }
-    library.songs.set(cid, song)
-    songs.push({ ...song, bytes })
+  for (const song of library.list().sort((a, b) => a.title.localeCompare(b.title))) {
+    songs.push({ ...song, bytes: await readFile(song.path) })
   }
 
   const reads: TestApi['reads'] = []
@@ -128,7 +94,7 @@ export async function startTestApi(options: { webRoot?: string } = {}): Promise<
       reads.push({ cid, start, end, signal })
       const song = library.get(cid)
       if (song === undefined) throw new Error('read of a song that is not in the library')
-      return createReadStream(song.path, { start, end, signal })
+      return openSongRange(song, start, end, signal)
     },
   }
   const events = new TypedEmitter<ApiEvents>()
@@ -160,18 +126,24 @@ export async function startTestApi(options: { webRoot?: string } = {}): Promise<
   const token = 'test-token-0123456789abcdefghijklmnopqrstuvw'
   const api = createApiServer({ port: 0, token, webRoot: options.webRoot ?? join(dir, 'no-ui') }, components)
   const { url, port } = await api.start()
+  let closing: Promise<void> | undefined
   return {
     url,
     port,
     token,
     dir,
     library,
+    scans: () => scans,
     events,
     songs,
     reads,
-    close: async () => {
-      await api.stop()
-      await rm(dir, { recursive: true, force: true })
+    close: () => {
+      closing ??= (async () => {
+        await api.stop()
+        await library.stop()
+        await rm(dir, { recursive: true, force: true })
+      })()
+      return closing
     },
   }
 }

@@ -38,23 +38,29 @@ describe('GET /api/songs/:cid/stream', () => {
   })
   after(() => api.close())
 
+  const byTitle = (title: string) => {
+    const song = api.songs.find((s) => s.title === title)
+    assert.ok(song, title)
+    return song
+  }
   const stream = (cid: string, range?: string) =>
     rawRequest(api.port, `/api/songs/${cid}/stream`, {
       headers: { ...auth(api.token), ...(range ? { range } : {}) },
     })
 
   it('sends the whole song with its audio type and Accept-Ranges', async () => {
-    const song = api.songs[0]
+    const song = byTitle('Morning Light')
     const res = await stream(song.cid)
     assert.equal(res.status, 200)
-    assert.equal(res.headers['content-type'], 'audio/mpeg')
+    assert.match(String(res.headers['content-type']), /^audio\//)
+    assert.equal(res.headers['content-type'], song.mime)
     assert.equal(res.headers['accept-ranges'], 'bytes')
     assert.equal(Number(res.headers['content-length']), song.size)
     assert.ok(res.body.equals(song.bytes))
   })
 
   it('sends exactly the requested bytes with 206 and Content-Range', async () => {
-    const song = api.songs[0]
+    const song = byTitle('Morning Light')
     const cases: Array<[string, number, number]> = [
       ['bytes=0-99', 0, 99],
       ['bytes=65530-65545', 65530, 65545], // across a piece boundary
@@ -72,7 +78,7 @@ describe('GET /api/songs/:cid/stream', () => {
   })
 
   it('answers 416 with the size for ranges it cannot satisfy', async () => {
-    const song = api.songs[1]
+    const song = byTitle('Evening Tide')
     for (const range of [`bytes=${song.size}-`, 'bytes=10-5', 'bytes=-0', 'bytes=x-y']) {
       const res = await stream(song.cid, range)
       assert.equal(res.status, 416, range)
@@ -81,15 +87,16 @@ describe('GET /api/songs/:cid/stream', () => {
     }
   })
 
-  it('serves a one-byte song and ranges within it', async () => {
-    const song = api.songs[2]
+  it('serves a whole song for bytes=0- (what <audio> asks first)', async () => {
+    const song = byTitle('Night Drive')
     const res = await stream(song.cid, 'bytes=0-')
     assert.equal(res.status, 206)
+    assert.equal(res.headers['content-range'], `bytes 0-${song.size - 1}/${song.size}`)
     assert.ok(res.body.equals(song.bytes))
   })
 
   it('honours If-Range only when it names this song', async () => {
-    const song = api.songs[0]
+    const song = byTitle('Morning Light')
     const same = await rawRequest(api.port, `/api/songs/${song.cid}/stream`, {
       headers: { ...auth(api.token), range: 'bytes=0-9', 'if-range': `"${song.cid}"` },
     })
@@ -102,14 +109,14 @@ describe('GET /api/songs/:cid/stream', () => {
   })
 
   it('returns song metadata by id', async () => {
-    const song = api.songs[1]
+    const song = byTitle('Evening Tide')
     const res = await rawRequest(api.port, `/api/songs/${song.cid}`, { headers: auth(api.token) })
     assert.equal(res.status, 200)
     assert.equal(res.json().title, 'Evening Tide')
   })
 
   it('aborts the read when the listener goes away mid-song', async () => {
-    const song = api.songs[0]
+    const song = byTitle('Morning Light')
     const readsBefore = api.reads.length
     await new Promise<void>((resolve, reject) => {
       const req = http.get(

@@ -42,8 +42,12 @@ describe('library and node routes', () => {
   })
 
   it('lists rejected files with reasons', async () => {
-    const body = (await get('/api/library/rejected')).json() as { rejected: Array<{ reason: string }> }
-    assert.equal(body.rejected[0].reason, 'no audio frames found')
+    const body = (await get('/api/library/rejected')).json() as {
+      rejected: Array<{ path: string; reason: string }>
+    }
+    assert.equal(body.rejected.length, 1)
+    assert.match(body.rejected[0].path, /broken\.mp3$/)
+    assert.ok(body.rejected[0].reason.length > 0)
   })
 
   it('reports status and peers', async () => {

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { WebSocket } from 'ws'
+import { waitFor } from '../helpers/wait.ts'
 import { auth, rawRequest, SECRET_TEXT, startTestApi, type TestApi } from './fixtures.ts'
 
 /** Opens a WebSocket and reports how the server answered the upgrade. */
@@ -106,11 +107,11 @@ describe('API access control', () => {
       assert.equal(res.status, 403, origin)
       assert.equal(res.json().error?.code, 'ORIGIN_NOT_ALLOWED')
     }
-    const before = api.library.rescans
+    const before = api.scans()
     assert.equal((await post(`http://${host}`)).status, 202)
     assert.equal((await post(`http://localhost:${api.port}`)).status, 202)
     assert.equal((await post()).status, 202)
-    assert.ok(api.library.rescans > before, 'the accepted requests rescanned')
+    await waitFor(() => api.scans() > before, 'the accepted requests to rescan')
   })
 
   it('refuses WebSocket upgrades from a foreign Origin or without a token', async () => {

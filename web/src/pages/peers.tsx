@@ -1,0 +1,97 @@
+/** Peers: every node this one has seen, whether it is connected, and the measured round-trip time. */
+import { useCallback, useEffect, useState } from 'react'
+import { api, type PeerInfo } from '../api.ts'
+import { shortPeerId } from '../format.ts'
+import { useNodeEvent } from '../node-context.tsx'
+import type { PageProps } from '../pages.ts'
+
+const REFRESH_MS = 5_000
+
+export function PeersPage(_props: PageProps) {
+  const [peers, setPeers] = useState<PeerInfo[]>()
+  const [error, setError] = useState<string>()
+
+  const load = useCallback((signal?: AbortSignal) => {
+    api.peers(signal).then(
+      (body) => {
+        setPeers(body.peers)
+        setError(undefined)
+      },
+      (err: Error) => {
+        if (err.name !== 'AbortError') setError(err.message)
+      },
+    )
+  }, [])
+
+  useEffect(() => {
+    const controller = new AbortController()
+    load(controller.signal)
+    // RTTs change without events; poll gently while the page is open.
+    const timer = setInterval(() => load(controller.signal), REFRESH_MS)
+    return () => {
+      clearInterval(timer)
+      controller.abort()
+    }
+  }, [load])
+
+  useNodeEvent(['peer:connected', 'peer:disconnected'], () => load())
+
+  const connected = peers?.filter((p) => p.connected).length ?? 0
+  return (
+    <section className="page">
+      <header className="page-header">
+        <div>
+          <h1>Peers</h1>
+          <p className="muted">
+            {peers === undefined ? 'Loading…' : `${connected} connected · ${peers.length} known`}
+          </p>
+        </div>
+      </header>
+      {error !== undefined && <div className="banner error">{error}</div>}
+      {peers !== undefined && peers.length === 0 ? (
+        <div className="empty-state">
+          <p>No peers yet.</p>
+          <p className="muted">
+            Other Tutti nodes on your network appear here by themselves (mDNS). To reach one elsewhere, start
+            with <code>--bootstrap &lt;multiaddr&gt;</code>.
+          </p>
+        </div>
+      ) : (
+        <table className="table peers">
+          <thead>
+            <tr>
+              <th>Peer</th>
+              <th>State</th>
+              <th className="num">RTT</th>
+              <th>Addresses</th>
+              <th>Found by</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(peers ?? []).map((peer) => (
+              <tr key={peer.peerId}>
+                <td className="mono" title={peer.peerId}>
+                  {shortPeerId(peer.peerId)}
+                </td>
+                <td>
+                  <span className={`pill ${peer.connected ? 'ok' : 'idle'}`}>
+                    {peer.connected ? 'connected' : 'seen'}
+                  </span>
+                </td>
+                <td className="num">{peer.rttMs === undefined ? '–' : `${peer.rttMs.toFixed(1)} ms`}</td>
+                <td className="mono addresses">
+                  {peer.addresses.length === 0 ? (
+                    <span className="muted">–</span>
+                  ) : (
+                    peer.addresses.map((a) => <div key={a}>{a}</div>)
+                  )}
+                </td>
+                <td>{peer.source ?? <span className="muted">–</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  )
+}
