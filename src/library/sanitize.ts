@@ -9,8 +9,9 @@ export const MAX_TAG_CHARS = 256
 export const UNKNOWN_ARTIST = 'Unknown Artist'
 export const UNKNOWN_ALBUM = 'Unknown Album'
 
-// C0/C1 controls, bidi overrides/isolates (they can make a title render as something else), line separators.
-const UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]/gu
+// C0/C1 controls, bidi overrides/isolates (they can make a title render as something else), line separators,
+// and noncharacters (what 0xFF padding decodes to when a broken tag is read as UTF-16).
+const UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufdd0-\ufdef\ufffe\uffff]/gu
 
 /** Cleans one tag value; returns '' when nothing printable is left. */
 export function sanitizeTag(value: unknown): string {

@@ -32,7 +32,11 @@ export function wavBytes(tags: Tags, seed = 1): Buffer {
 
 /** MPEG audio frames only (no tag), ~2.5 s at 22.05 kHz mono. */
 export function mp3Frames(seed = 1): Buffer {
-  const mp3 = encodeMp3(renderTrack({ ...BASE, seed }, 22_050), { title: '', artist: '', album: '' }, { kbps: 32, mono: true })
+  const mp3 = encodeMp3(
+    renderTrack({ ...BASE, seed }, 22_050),
+    { title: '', artist: '', album: '' },
+    { kbps: 32, mono: true },
+  )
   const tagSize = 10 + ((mp3[6] << 21) | (mp3[7] << 14) | (mp3[8] << 7) | mp3[9])
   return mp3.subarray(tagSize)
 }
@@ -49,7 +53,10 @@ function synchsafe(n: number): Buffer {
 export function id3WithPicture(title: string, pictureBytes: number): Buffer {
   const text = Buffer.concat([Buffer.from([0x01, 0xff, 0xfe]), Buffer.from(title, 'utf16le')])
   const tit2 = Buffer.concat([frameHeader('TIT2', text.length), text])
-  const apicBody = Buffer.concat([Buffer.from('\0image/jpeg\0\x03\0', 'latin1'), Buffer.alloc(pictureBytes, 0xd8)])
+  const apicBody = Buffer.concat([
+    Buffer.from('\0image/jpeg\0\x03\0', 'latin1'),
+    Buffer.alloc(pictureBytes, 0xd8),
+  ])
   const apic = Buffer.concat([frameHeader('APIC', apicBody.length), apicBody])
   const frames = Buffer.concat([tit2, apic])
   return Buffer.concat([Buffer.from('ID3\x03\x00\x00', 'latin1'), synchsafe(frames.length), frames])
@@ -65,7 +72,12 @@ function frameHeader(id: string, size: number): Buffer {
 /** An ID3 tag whose frames lie about their sizes, then valid audio frames. */
 export function brokenId3Mp3(): Buffer {
   const liar = Buffer.concat([frameHeader('TIT2', 0x7fffffff), Buffer.from('\x01\xff\xfeZ\0', 'latin1')])
-  const tag = Buffer.concat([Buffer.from('ID3\x03\x00\x00', 'latin1'), synchsafe(liar.length + 200), liar, Buffer.alloc(200, 0xff)])
+  const tag = Buffer.concat([
+    Buffer.from('ID3\x03\x00\x00', 'latin1'),
+    synchsafe(liar.length + 200),
+    liar,
+    Buffer.alloc(200, 0xff),
+  ])
   return Buffer.concat([tag, mp3Frames(7)])
 }
 

@@ -23,9 +23,16 @@ test('unicode titles survive untouched', () => {
 })
 
 test('missing tags fall back to the file name and Unknown Artist/Album', () => {
-  assert.deepEqual(songTags('/music/Some Band/03 Track\x07.mp3', { title: ' ', artist: undefined, album: 42 }), {
-    title: '03 Track',
-    artist: 'Unknown Artist',
-    album: 'Unknown Album',
-  })
+  assert.deepEqual(
+    songTags('/music/Some Band/03 Track\x07.mp3', { title: ' ', artist: undefined, album: 42 }),
+    {
+      title: '03 Track',
+      artist: 'Unknown Artist',
+      album: 'Unknown Album',
+    },
+  )
+})
+
+test('noncharacters from a tag decoded out of 0xFF padding are dropped', () => {
+  assert.equal(sanitizeTag(`Z${'\uffff'.repeat(40)}`), 'Z')
 })

@@ -8,7 +8,15 @@ import { test } from 'node:test'
 import { decodeManifest, encodeManifest, hashFile } from '../../src/library/content-id.ts'
 import { createLibrary, openSongRange } from '../../src/library/index.ts'
 import type { Library, LibraryEvents } from '../../src/library/types.ts'
-import { brokenId3Mp3, id3WithPicture, mp3Bytes, mp3Frames, tempDir, wavBytes, writeFiles } from './fixtures.ts'
+import {
+  brokenId3Mp3,
+  id3WithPicture,
+  mp3Bytes,
+  mp3Frames,
+  tempDir,
+  wavBytes,
+  writeFiles,
+} from './fixtures.ts'
 
 function collect<K extends keyof LibraryEvents>(library: Library, type: K): LibraryEvents[K][] {
   const seen: LibraryEvents[K][] = []
@@ -41,7 +49,10 @@ test('a folder of broken and hostile files is scanned to the end; good songs are
     'text.mp3': 'eggs, milk, bread\n'.repeat(500),
     'empty.ogg': '',
     'hostile-title.mp3': Buffer.concat([
-      mp3Bytes({ title: `Evil\x07\x1b[2J\u202E${'A'.repeat(100_000)}`, artist: 'Bad\x1bArtist\r\n', album: '' }, 5),
+      mp3Bytes(
+        { title: `Evil\x07\x1b[2J\u202E${'A'.repeat(100_000)}`, artist: 'Bad\x1bArtist\r\n', album: '' },
+        5,
+      ),
     ]),
     'huge-picture.mp3': Buffer.concat([id3WithPicture('Big Cover', 8 * 1024 * 1024), mp3Frames(6)]),
     'broken-frames.mp3': brokenId3Mp3(),
@@ -70,7 +81,15 @@ test('a folder of broken and hostile files is scanned to the end; good songs are
   assert.equal(hostile.artist, 'Bad Artist')
 
   const rejected = new Map(library.rejected().map((r) => [r.path.slice(music.length + 1), r.reason]))
-  for (const name of ['truncated.mp3', 'truncated.wav', 'text.flac', 'text.mp3', 'empty.ogg', 'dangling.mp3', 'pipe.mp3']) {
+  for (const name of [
+    'truncated.mp3',
+    'truncated.wav',
+    'text.flac',
+    'text.mp3',
+    'empty.ogg',
+    'dangling.mp3',
+    'pipe.mp3',
+  ]) {
     assert.ok(rejected.has(name), `${name} is rejected (rejected: ${JSON.stringify([...rejected])})`)
     assert.ok((rejected.get(name) ?? '').length > 5, `${name} has a human reason`)
   }
@@ -111,7 +130,10 @@ test('restart keeps the index and hashes nothing unchanged; a changed file is re
   t.after(() => second.library.stop())
   assert.equal(second.done[0].hashedFiles, 0, 'an unchanged library is not hashed again after a restart')
   assert.deepEqual(second.library.list(), before)
-  assert.deepEqual(second.library.rejected().map((r) => r.path), [join(music, 'junk.mp3')])
+  assert.deepEqual(
+    second.library.rejected().map((r) => r.path),
+    [join(music, 'junk.mp3')],
+  )
   const manifestAfter = second.library.manifest(before[0].cid)
   assert.ok(manifestBefore !== undefined && manifestAfter !== undefined)
   assert.deepEqual(encodeManifest(manifestAfter), encodeManifest(manifestBefore))
@@ -124,15 +146,24 @@ test('restart keeps the index and hashes nothing unchanged; a changed file is re
   assert.ok(songA !== undefined && songB !== undefined)
 
   // New content in a.wav: new content id; only a.wav is re-hashed.
-  await writeFile(join(music, 'a.wav'), wavBytes({ title: 'Song A (remaster)', artist: 'A', album: 'Album' }, 21))
+  await writeFile(
+    join(music, 'a.wav'),
+    wavBytes({ title: 'Song A (remaster)', artist: 'A', album: 'Album' }, 21),
+  )
   await second.library.rescan()
   assert.equal(second.done.at(-1)?.hashedFiles, 1)
   const remastered = second.library.list().find((s) => s.path === join(music, 'a.wav'))
   assert.equal(remastered?.title, 'Song A (remaster)')
   assert.notEqual(remastered?.cid, songA.cid)
   assert.equal(second.library.get(songA.cid), undefined)
-  assert.deepEqual(removed.map((r) => r.cid), [songA.cid])
-  assert.deepEqual(added.map((s) => s.title), ['Song A (remaster)'])
+  assert.deepEqual(
+    removed.map((r) => r.cid),
+    [songA.cid],
+  )
+  assert.deepEqual(
+    added.map((s) => s.title),
+    ['Song A (remaster)'],
+  )
   assert.equal((await hashFile(join(music, 'a.wav'))).cid, remastered?.cid)
 
   // Only the mtime changes: the file is re-hashed (we cannot know it is the same) but keeps its id.
@@ -152,7 +183,13 @@ test('restart keeps the index and hashes nothing unchanged; a changed file is re
   const third = await startedLibrary(music, data)
   t.after(() => third.library.stop())
   assert.equal(third.done[0].hashedFiles, 0)
-  assert.deepEqual(third.library.list().map((s) => s.title).sort(), ['Song A (remaster)', 'Song B'])
+  assert.deepEqual(
+    third.library
+      .list()
+      .map((s) => s.title)
+      .sort(),
+    ['Song A (remaster)', 'Song B'],
+  )
 })
 
 test('a song is read back byte-exact by range, and ranges outside it are refused', async (t) => {
@@ -199,15 +236,24 @@ test('a verified file from the swarm is added with its tags and survives a resca
   const song = await library.addVerifiedFile(path, cid, manifest)
   assert.equal(song.title, 'From a Peer')
   assert.equal(song.cid, cid)
-  assert.deepEqual(added.map((s) => s.cid), [cid])
+  assert.deepEqual(
+    added.map((s) => s.cid),
+    [cid],
+  )
   assert.deepEqual(library.manifest(cid)?.pieceHashes, manifest.pieceHashes)
   await library.rescan()
-  assert.equal(library.get(cid)?.path, path, 'a downloaded song outside the library folders survives a rescan')
+  assert.equal(
+    library.get(cid)?.path,
+    path,
+    'a downloaded song outside the library folders survives a rescan',
+  )
 
   // A manifest that does not belong to the cid, or a file of the wrong size, is refused.
   const other = await hashFile(join(import.meta.dirname, 'fixtures.ts'))
   await assert.rejects(library.addVerifiedFile(path, cid, other.manifest), { code: 'SONG_FILE_MISMATCH' })
-  await assert.rejects(library.addVerifiedFile(path, other.cid, other.manifest), { code: 'SONG_FILE_MISMATCH' })
+  await assert.rejects(library.addVerifiedFile(path, other.cid, other.manifest), {
+    code: 'SONG_FILE_MISMATCH',
+  })
   await library.stop()
 
   const again = await startedLibrary(music, data)

@@ -27,7 +27,7 @@ export const DEMO_TRACKS: DemoTrack[] = [
     rootMidi: 60,
     mode: 'major',
     progression: [0, 4, 5, 3],
-    bars: 12,
+    bars: 15,
     lead: 'triangle',
     pad: 'saw',
     bass: 'sine',
@@ -43,7 +43,7 @@ export const DEMO_TRACKS: DemoTrack[] = [
     rootMidi: 57,
     mode: 'minor',
     progression: [0, 5, 2, 6],
-    bars: 16,
+    bars: 13,
     lead: 'saw',
     pad: 'triangle',
     bass: 'saw',
@@ -59,7 +59,7 @@ export const DEMO_TRACKS: DemoTrack[] = [
     rootMidi: 62,
     mode: 'dorian',
     progression: [0, 3, 0, 4],
-    bars: 10,
+    bars: 13,
     lead: 'square',
     pad: 'sine',
     bass: 'triangle',
@@ -75,7 +75,7 @@ export const DEMO_TRACKS: DemoTrack[] = [
     rootMidi: 65,
     mode: 'major',
     progression: [0, 5, 3, 4],
-    bars: 18,
+    bars: 14,
     lead: 'sine',
     pad: 'saw',
     bass: 'square',
@@ -91,7 +91,7 @@ export const DEMO_TRACKS: DemoTrack[] = [
     rootMidi: 55,
     mode: 'minor',
     progression: [0, 3, 4, 0],
-    bars: 8,
+    bars: 10,
     lead: 'triangle',
     pad: 'square',
     bass: 'sine',
@@ -107,7 +107,7 @@ export const DEMO_TRACKS: DemoTrack[] = [
     rootMidi: 59,
     mode: 'dorian',
     progression: [0, 6, 3, 4],
-    bars: 14,
+    bars: 12,
     lead: 'saw',
     pad: 'triangle',
     bass: 'saw',
@@ -143,15 +143,26 @@ export function renderDemoFile(index: number): Uint8Array {
   return encodeMp3(pcm, tags, { kbps: MP3_KBPS, mono: true })
 }
 
-function renderInWorker(index: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./render-worker.ts', import.meta.url), { workerData: { index } })
-    worker.once('message', (bytes: Uint8Array) => resolve(bytes))
-    worker.once('error', reject)
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`demo render worker exited with code ${code}`))
-    })
-  })
+/** A worker thread that renders demo tracks one at a time (CPU-bound work off the main thread). */
+function startRenderWorker() {
+  const worker = new Worker(new URL('./render-worker.ts', import.meta.url))
+  return {
+    render(index: number): Promise<Uint8Array> {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error) => reject(err)
+        const onExit = (code: number) => reject(new Error(`demo render worker exited with code ${code}`))
+        worker.once('message', (bytes: Uint8Array) => {
+          worker.off('error', onError)
+          worker.off('exit', onExit)
+          resolve(bytes)
+        })
+        worker.once('error', onError)
+        worker.once('exit', onExit)
+        worker.postMessage(index)
+      })
+    },
+    stop: () => worker.terminate(),
+  }
 }
 
 /**
@@ -171,12 +182,17 @@ export async function ensureDemoLibrary(dir: string): Promise<string[]> {
   let next = 0
   await Promise.all(
     Array.from({ length: lanes }, async () => {
-      while (next < missing.length) {
-        const index = missing[next++]
-        const bytes = await renderInWorker(index)
-        const temp = `${paths[index]}.${process.pid}.partial`
-        await writeFile(temp, bytes)
-        await rename(temp, paths[index])
+      const worker = startRenderWorker()
+      try {
+        while (next < missing.length) {
+          const index = missing[next++]
+          const bytes = await worker.render(index)
+          const temp = `${paths[index]}.${process.pid}.partial`
+          await writeFile(temp, bytes)
+          await rename(temp, paths[index])
+        }
+      } finally {
+        await worker.stop()
       }
     }),
   )

@@ -1,6 +1,8 @@
-/** Worker thread entry: renders one demo track and posts its file bytes back (transferred, not copied). */
-import { parentPort, workerData } from 'node:worker_threads'
+/** Worker thread entry: renders the demo tracks it is sent (by index) and posts their file bytes back, transferred. */
+import { parentPort } from 'node:worker_threads'
 import { renderDemoFile } from './generate.ts'
 
-const bytes = renderDemoFile((workerData as { index: number }).index)
-parentPort?.postMessage(bytes, [bytes.buffer as ArrayBuffer])
+parentPort?.on('message', (index: number) => {
+  const bytes = renderDemoFile(index)
+  parentPort?.postMessage(bytes, [bytes.buffer as ArrayBuffer])
+})
