@@ -198,7 +198,7 @@ export class Download {
   async close(): Promise<void> {
     this.#deactivate()
     this.#lifetime.abort()
-    if (this.state !== 'done') await this.store?.close()
+    await this.store?.close()
   }
 
   // ---- streaming reads ----

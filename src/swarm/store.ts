@@ -147,7 +147,7 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
     },
     async close() {
       if (closed) return
-      await flush().catch(() => {})
+      if (finalPath === undefined) await flush().catch(() => {})
       closed = true
       await fh.close().catch(() => {})
     },

@@ -19,7 +19,7 @@ test('three leechers fetch from two seeders and from each other, byte-exact', as
   nodes.push(...seeders)
   const leechers = [await startNode(), await startNode(), await startNode()]
   nodes.push(...leechers)
-  const everyone = [...seeders, ...leechers].map((n) => `${n.addr}/p2p/${n.libp2p.peerId}`)
+  const everyone = [...seeders, ...leechers].map((n) => n.addr)
   const served = new Map<string, Set<string>>()
   for (const l of leechers) {
     const set = new Set<string>()
