@@ -9,6 +9,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Connection, PrivateKey } from '@libp2p/interface'
+import type { PartyAdvert, PublicParty } from '../directory/index.ts'
 import type { Library } from '../library/types.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
 import type { QueueEntry as PlayerQueueEntry, Timeline as PlayerTimeline } from '../playback/timeline.ts'
@@ -22,6 +23,7 @@ import { createLeaderLog, type PartyLog, PartyReplica } from './log.ts'
 import { PartyMember } from './member.ts'
 import { toPlayerTimeline } from './player-bridge.ts'
 import { type Invite, type MemberStat, PARTY_PROTOCOL } from './schema.ts'
+import { SpeakerTokens } from './speaker-token.ts'
 import {
   type CommandResult,
   canControlMusic,
@@ -42,21 +44,24 @@ export interface PartySwarm {
   startDownload(cid: string, options?: { providers?: string[] }): unknown
 }
 
-/** A public party as the directory (gossipsub) carries it. */
-export interface PartyAnnouncement {
-  id: string
-  name: string
-  hostPeerId: string
-  hostAddrs: string[]
-  members: number
-  /** Public parties carry their invite: anyone may join. */
-  invite: string
+/** What the party needs of the directory (src/directory's `Directory` fits). */
+export interface PartyDirectory {
+  announce(party: PartyAdvert): unknown
+  withdraw(partyId: string): unknown
+  listParties(): PublicParty[]
 }
 
-export interface PartyDirectory {
-  announce(party: PartyAnnouncement): unknown
-  withdraw(id: string): unknown
-  listParties(): PartyAnnouncement[]
+/**
+ * Public parties admit anyone with this secret: the directory carries no
+ * secrets, so an invite for a public party is built from its advert.
+ */
+export const PUBLIC_PARTY_SECRET = 'public'
+
+export interface FoundParty extends PublicParty {
+  /** The host is connected over a LAN (or loopback) address. */
+  nearby: boolean
+  /** Invite link to join it. */
+  invite: string
 }
 
 /** The node's player (src/playback/headless-player.ts fits). */
@@ -156,8 +161,11 @@ export interface PartyService {
   localTimeOf(partyMs: number): number
   partyTimeOf(localMs: number): number
   /** Public parties from the directory; `nearby` when the host is connected over a LAN address. */
-  parties(): Array<PartyAnnouncement & { nearby: boolean }>
+  parties(): FoundParty[]
   qrSvg(text: string): Promise<string>
+  /** A restricted token for the speaker page (see speaker-token.ts); requires a party. */
+  issueSpeakerToken(): string
+  isSpeakerToken(token: string | undefined): boolean
   on<K extends keyof PartyServiceEvents>(
     type: K,
     listener: (payload: PartyServiceEvents[K]) => void,
@@ -189,6 +197,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   const events = new TypedEmitter<PartyServiceEvents>()
   const self = libp2p.peerId.toString()
   const prefetched = new Set<string>()
+  const speakerTokens = new SpeakerTokens()
   let session: HostSession | MemberSession | undefined
   let started = false
   let playerTimer: ReturnType<typeof setTimeout> | undefined
@@ -355,14 +364,19 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     if (session?.role !== 'host' || !session.public || components.directory === undefined) return
     const state = session.log.state
     try {
-      components.directory.announce({
-        id: state.id,
-        name: state.name,
-        hostPeerId: self,
-        hostAddrs: session.invite.hostAddrs,
-        members: state.members.length,
-        invite: session.link,
-      })
+      const now = currentEntryAt(session.replica.stateAt(clock.now()), clock.now())
+      void Promise.resolve(
+        components.directory.announce({
+          partyId: state.id,
+          name: state.name,
+          members: state.members.length,
+          joinPolicy: state.joinPolicy === 'approve' ? 'ask' : 'open',
+          nowPlaying:
+            now.entry === null || !now.playing
+              ? undefined
+              : { title: now.entry.title, artist: now.entry.artist, cid: now.entry.cid },
+        }),
+      ).catch((err: Error) => logger('directory announce failed: %s', err.message))
     } catch (err) {
       logger('directory announce failed: %s', (err as Error).message)
     }
@@ -379,12 +393,13 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     announceTimer = undefined
     lastPlayerState = undefined
     prefetched.clear()
+    speakerTokens.revokeAll()
     components.player?.setTimeline(undefined, [])
     if (s.role === 'host') {
       s.host.stop()
       if (s.public) {
         try {
-          components.directory?.withdraw(s.invite.partyId)
+          void Promise.resolve(components.directory?.withdraw(s.invite.partyId)).catch(() => {})
         } catch {}
       }
     } else {
@@ -420,6 +435,11 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     status,
     command,
     qrSvg,
+    issueSpeakerToken() {
+      if (session === undefined) throw new NotInPartyError()
+      return speakerTokens.issue()
+    },
+    isSpeakerToken: (token) => speakerTokens.verify(token),
 
     async start() {
       if (started) return
@@ -446,7 +466,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         partyId,
         hostPeerId: self,
         hostAddrs: hostAddrs(),
-        secret: randomBytes(18).toString('base64url'),
+        secret: options.public === true ? PUBLIC_PARTY_SECRET : randomBytes(18).toString('base64url'),
       }
       const initialState = createPartyState({
         id: partyId,
@@ -493,7 +513,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       host.start()
       if (s.public) {
         announce()
-        announceTimer = setInterval(announce, init.announceIntervalMs ?? 30_000)
+        announceTimer = setInterval(announce, init.announceIntervalMs ?? 10_000)
       }
       onChange()
       return { status: status() as PartyStatus, invite: link, inviteQr: await inviteQrTerminal(link) }
@@ -550,7 +570,16 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     parties() {
       const directory = components.directory
       if (directory === undefined) return []
-      return directory.listParties().map((p) => ({ ...p, nearby: isLanConnected(libp2p, p.hostPeerId) }))
+      return directory.listParties().map((p) => ({
+        ...p,
+        nearby: isLanConnected(libp2p, p.host.peerId),
+        invite: encodeInvite({
+          partyId: p.partyId,
+          hostPeerId: p.host.peerId,
+          hostAddrs: p.host.addrs.slice(0, 16),
+          secret: PUBLIC_PARTY_SECRET,
+        }),
+      }))
     },
   }
 }
