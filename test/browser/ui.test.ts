@@ -1,0 +1,202 @@
+// The web UI in real Chromium against a real node (`tutti start` on the demo library): token from the link, library table, in-browser playback over HTTP Range, peers and status pages.
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { waitFor } from '../helpers/wait.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ROOT = resolve(import.meta.dirname, '../..')
+const SCREENSHOTS = join(ROOT, 'test-output')
+const skipReason = !existsSync(CHROMIUM)
+  ? `${CHROMIUM} is not installed (apt-get install chromium)`
+  : !existsSync(join(ROOT, 'web/dist/index.html'))
+    ? 'the web UI is not built (npm run build)'
+    : undefined
+
+/** Starts `tutti start` on a fresh data dir and resolves with the printed web UI link. */
+async function stopNode(node: { child: ChildProcess } | undefined): Promise<void> {
+  if (node === undefined || node.child.exitCode !== null) return
+  const exited = new Promise((resolve) => node.child.once('exit', resolve))
+  node.child.kill('SIGTERM')
+  await exited
+}
+
+async function startNode(
+  dataDir: string,
+  extraArgs: string[] = [],
+): Promise<{ child: ChildProcess; webUrl: string; output: () => string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      'src/cli/main.ts',
+      'start',
+      '--data',
+      dataDir,
+      '--api-port',
+      '0',
+      '--no-mdns',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      ...extraArgs,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  let exited = false
+  child.once('exit', () => {
+    exited = true
+  })
+  await waitFor(
+    () => {
+      if (exited) throw new Error(`the node exited:\n${output}`)
+      return /Web UI: (\S+)/.test(output)
+    },
+    'the node to print its web UI link',
+    { timeoutMs: 120_000 },
+  )
+  const webUrl = /Web UI: (\S+)/.exec(output)?.[1] ?? ''
+  return { child, webUrl, output: () => output }
+}
+
+describe('web UI in Chromium', { skip: skipReason }, () => {
+  let dataDir: string
+  let node: Awaited<ReturnType<typeof startNode>>
+  let other: Awaited<ReturnType<typeof startNode>> | undefined
+  let browser: Browser
+  let page: Page
+  const pageErrors: string[] = []
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tutti-ui-'))
+    node = await startNode(dataDir)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    })
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    page.on('pageerror', (err) => pageErrors.push(err.message))
+    await mkdir(SCREENSHOTS, { recursive: true })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await stopNode(other)
+    await stopNode(node)
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('opens with the token link, shows the demo library and hides the token from the address bar', async () => {
+    assert.match(node.webUrl, /^http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{43}$/)
+    await page.goto(node.webUrl)
+    await page.waitForSelector('table.songs tbody tr')
+    await waitFor(async () => (await page.locator('table.songs tbody tr').count()) >= 6, 'six demo tracks')
+    const titles = await page.locator('table.songs tbody .title-cell').allTextContents()
+    assert.ok(titles.includes('Night Drive'), `demo titles: ${titles.join(', ')}`)
+    const address = page.url()
+    assert.ok(!address.includes('token='), `token left in the address bar: ${address}`)
+    await page.waitForSelector('.dot.live')
+    await page.screenshot({ path: join(SCREENSHOTS, 'ui-library.png') })
+  })
+
+  it('filters the library as the user types', async () => {
+    await page.fill('input.filter', 'night')
+    await waitFor(
+      async () => (await page.locator('table.songs tbody tr').count()) === 1,
+      'one match for "night"',
+    )
+    assert.deepEqual(await page.locator('table.songs tbody .title-cell').allTextContents(), ['Night Drive'])
+    await page.fill('input.filter', '')
+    await waitFor(
+      async () => (await page.locator('table.songs tbody tr').count()) >= 6,
+      'the full list again',
+    )
+  })
+
+  it('plays a song in the browser: the audio element streams it and its time advances', async () => {
+    const row = page.locator('table.songs tbody tr').filter({ hasText: 'Night Drive' })
+    await row.locator('button.play-button').click()
+    await waitFor(
+      async () =>
+        (await page.evaluate(() => (document.getElementById('player') as HTMLAudioElement).currentTime)) > 1,
+      'playback to pass one second',
+      { timeoutMs: 30_000 },
+    )
+    const state = await page.evaluate(() => {
+      const audio = document.getElementById('player') as HTMLAudioElement
+      return { paused: audio.paused, src: audio.currentSrc, error: audio.error?.message }
+    })
+    assert.equal(state.paused, false)
+    assert.equal(state.error, undefined)
+    assert.match(state.src, /\/api\/songs\/[a-z0-9]+\/stream\?token=/)
+    assert.equal(await page.locator('.now-playing-title').textContent(), 'Night Drive')
+    await page.screenshot({ path: join(SCREENSHOTS, 'ui-playing.png') })
+  })
+
+  it('shows the node status and the peers page', async () => {
+    await page.click('a[href="#/status"]')
+    await page.waitForSelector('.cards')
+    const peerId = /Tutti node (\S+)/.exec(node.output())?.[1]
+    assert.ok(peerId)
+    assert.equal(await page.locator('.details code').first().textContent(), peerId)
+    const songs = await page
+      .locator('.card')
+      .filter({ hasText: 'Songs' })
+      .locator('.card-value')
+      .textContent()
+    assert.equal(songs, '6')
+    await page.screenshot({ path: join(SCREENSHOTS, 'ui-status.png') })
+  })
+
+  it('lists a second node that joins, as connected with its RTT', async () => {
+    await page.click('a[href="#/peers"]')
+    await page.waitForSelector('h1:text("Peers")')
+    const address = /listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/.exec(node.output())?.[1]
+    assert.ok(address, 'the first node printed a TCP address')
+    // Shares the first node's demo folder, so it starts without rendering the demo again.
+    other = await startNode(join(dataDir, 'second'), [
+      '--bootstrap',
+      address,
+      '--library',
+      join(dataDir, 'demo-library'),
+    ])
+    const otherId = /Tutti node (\S+)/.exec(other.output())?.[1] ?? ''
+    const row = page.locator('table.peers tbody tr').filter({ hasText: otherId.slice(-6) })
+    // The row appears from the peer:connected event; the RTT from the next poll after a ping.
+    await waitFor(async () => (await row.count()) === 1, 'the second node in the peers table', {
+      timeoutMs: 60_000,
+    })
+    await waitFor(async () => /connected/.test((await row.textContent()) ?? ''), 'the peer shown connected')
+    await waitFor(async () => /\d+\.\d ms/.test((await row.textContent()) ?? ''), 'an RTT', {
+      timeoutMs: 30_000,
+    })
+    assert.equal(await row.locator('td').first().getAttribute('title'), otherId)
+    await page.screenshot({ path: join(SCREENSHOTS, 'ui-peers.png') })
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page')
+  })
+
+  it('without a token, shows how to get the link instead of data', async () => {
+    const fresh = await browser.newPage()
+    await fresh.goto(node.webUrl.replace(/#.*$/, ''))
+    await fresh.waitForSelector('.gate-card')
+    assert.match((await fresh.textContent('.gate-card')) ?? '', /tutti start/)
+    await fresh.close()
+  })
+})
