@@ -47,8 +47,10 @@ export function decideUnchoked(input: ChokeInput): ChokeDecision {
   let optimistic = input.optimistic
   const stillValid = optimistic !== undefined && others.some((p) => p.id === optimistic)
   if (input.rotate || !stillValid) {
+    // Rotating means someone new gets the slot, when there is anyone else.
+    const pool = others.length > 1 ? others.filter((p) => p.id !== optimistic) : others
     optimistic =
-      others.length === 0 ? undefined : others[Math.floor(input.random * others.length) % others.length]?.id
+      pool.length === 0 ? undefined : pool[Math.floor(input.random * pool.length) % pool.length]?.id
   }
   if (optimistic !== undefined) unchoked.add(optimistic)
   return { unchoked, optimistic }

@@ -1,0 +1,82 @@
+// Rate caps (token bucket) and choking decisions: the pure cores behind upload/download limits and upload slots.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { decideUnchoked } from '../../src/swarm/choker.ts'
+import { TokenBucket } from '../../src/swarm/token-bucket.ts'
+
+test('a token bucket lets a burst through, then paces to its rate', () => {
+  const bucket = new TokenBucket(100_000, 50_000)
+  assert.equal(bucket.reserve(50_000, 0), 0)
+  // The next 100 kB must wait a full second at 100 kB/s.
+  assert.equal(bucket.reserve(100_000, 0), 1000)
+  // Debt is paid back over time.
+  assert.equal(bucket.reserve(0, 1000), 0)
+  let sent = 0
+  let t = 1000
+  while (t < 11_000) {
+    const wait = bucket.reserve(10_000, t)
+    t += wait
+    sent += 10_000
+  }
+  // ~10 s at 100 kB/s, plus at most one burst.
+  assert.ok(sent <= 1_000_000 + 50_000 + 10_000, `sent ${sent}`)
+  assert.ok(sent >= 1_000_000 - 10_000, `sent ${sent}`)
+})
+
+test('an uncapped bucket never waits', () => {
+  const bucket = new TokenBucket(0)
+  assert.equal(bucket.unlimited, true)
+  assert.equal(bucket.reserve(1e12, 0), 0)
+})
+
+test('the choker unchokes the best uploaders plus one optimistic peer', () => {
+  const peers = ['a', 'b', 'c', 'd', 'e'].map((id, i) => ({
+    id,
+    interested: id !== 'e',
+    rateFromPeer: (i + 1) * 100,
+    rateToPeer: 0,
+  }))
+  const d = decideUnchoked({
+    peers,
+    slots: 2,
+    seeding: false,
+    optimistic: undefined,
+    rotate: true,
+    random: 0,
+  })
+  assert.ok(d.unchoked.has('d') && d.unchoked.has('c'), 'the two fastest uploaders')
+  assert.equal(d.unchoked.size, 3)
+  assert.ok(d.optimistic === 'a' || d.optimistic === 'b')
+  assert.ok(!d.unchoked.has('e'), 'uninterested peers stay choked')
+  // Without rotation the optimistic peer keeps its slot.
+  const again = decideUnchoked({
+    peers,
+    slots: 2,
+    seeding: false,
+    optimistic: d.optimistic,
+    rotate: false,
+    random: 0.99,
+  })
+  assert.equal(again.optimistic, d.optimistic)
+  const rotated = decideUnchoked({
+    peers,
+    slots: 2,
+    seeding: false,
+    optimistic: 'a',
+    rotate: true,
+    random: 0.99,
+  })
+  assert.equal(rotated.optimistic, 'b')
+})
+
+test('zero slots serves nobody', () => {
+  const d = decideUnchoked({
+    peers: [{ id: 'a', interested: true, rateFromPeer: 1, rateToPeer: 1 }],
+    slots: 0,
+    seeding: true,
+    optimistic: undefined,
+    rotate: true,
+    random: 0,
+  })
+  assert.equal(d.unchoked.size, 0)
+})

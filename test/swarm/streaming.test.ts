@@ -1,0 +1,77 @@
+// Streaming reads: the pieces a reader waits for jump the queue, so the last minute of a song plays before the first minute has arrived; partial songs are served onward while they download.
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { after, test } from 'node:test'
+import { cleanup, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
+
+const nodes: TestNode[] = []
+const dirs: string[] = []
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop().catch(() => {})))
+  await cleanup(...dirs, ...nodes.map((n) => n.dataDir))
+})
+
+test('reading the last minute returns before the first minute has arrived', async () => {
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  // 32 pieces; call 4 pieces (256 KiB, about a minute of 32 kbit/s audio) a "minute".
+  const song = await makeSong(dir, 32 * 64 * 1024)
+  const minute = 4 * 64 * 1024
+  // The seeder's upload cap makes the whole song take ~8 s, so the order of arrival shows.
+  const seeder = await startNode({ songs: [song], swarm: { uploadRateBytes: 256 * 1024 } })
+  const leecher = await startNode()
+  nodes.push(seeder, leecher)
+  const arrivals: number[] = []
+  leecher.swarm.on('piece:verified', (e) => arrivals.push(e.piece))
+  const chunks: Uint8Array[] = []
+  for await (const chunk of leecher.swarm.read(song.cid, song.bytes.length - minute, song.bytes.length - 1, {
+    providers: [seeder.addr],
+    signal: AbortSignal.timeout(60_000),
+  })) {
+    chunks.push(chunk)
+  }
+  const firstMinuteDone = [0, 1, 2, 3].every((p) => arrivals.includes(p))
+  assert.ok(Buffer.concat(chunks).equals(song.bytes.subarray(song.bytes.length - minute)), 'exact bytes')
+  assert.equal(
+    firstMinuteDone,
+    false,
+    `first minute incomplete when the last minute was read (order ${arrivals})`,
+  )
+  for (const p of [28, 29, 30, 31]) {
+    assert.ok(arrivals.indexOf(p) < 8, `tail piece ${p} among the first arrivals (order ${arrivals})`)
+  }
+  // The rest still completes; a second read is served from the library.
+  const info = await leecher.swarm.download(song.cid, { signal: AbortSignal.timeout(60_000) })
+  assert.ok((await readFile(info.path!)).equals(song.bytes))
+  const whole: Uint8Array[] = []
+  for await (const c of leecher.swarm.read(song.cid, 10, 70_000)) whole.push(c)
+  assert.ok(Buffer.concat(whole).equals(song.bytes.subarray(10, 70_001)))
+})
+
+test('leechers trade the pieces they have while downloading', async () => {
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  const song = await makeSong(dir, 2 * 1024 * 1024)
+  const seeder = await startNode({ songs: [song], swarm: { uploadRateBytes: 512 * 1024 } })
+  const a = await startNode()
+  const b = await startNode()
+  nodes.push(seeder, a, b)
+  const fromPeer = { a: 0, b: 0 }
+  a.swarm.on('piece:verified', (e) => {
+    if (e.peerId === b.libp2p.peerId.toString()) fromPeer.a++
+  })
+  b.swarm.on('piece:verified', (e) => {
+    if (e.peerId === a.libp2p.peerId.toString()) fromPeer.b++
+  })
+  // Each leecher names only the seeder: they find each other through peer exchange.
+  const [ia, ib] = await Promise.all([
+    a.swarm.download(song.cid, { providers: [seeder.addr], signal: AbortSignal.timeout(60_000) }),
+    b.swarm.download(song.cid, { providers: [seeder.addr], signal: AbortSignal.timeout(60_000) }),
+  ])
+  assert.ok((await readFile(ia.path!)).equals(song.bytes))
+  assert.ok((await readFile(ib.path!)).equals(song.bytes))
+  assert.ok(
+    fromPeer.a > 0 && fromPeer.b > 0,
+    `each leecher got pieces from the other (${JSON.stringify(fromPeer)})`,
+  )
+})
