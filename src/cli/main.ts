@@ -33,12 +33,16 @@ type Command = (args: string[]) => Promise<void>
 /** Options shared by the client commands: which node (`--data`), and `--json`. */
 function clientArgs(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {
   try {
-    return parseArgs({
+    const parsed = parseArgs({
       args,
       options: { data: { type: 'string' }, json: { type: 'boolean' }, ...extra },
       allowPositionals: true,
       strict: true,
     })
+    return {
+      values: parsed.values as Record<string, string | boolean | undefined>,
+      positionals: parsed.positionals,
+    }
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
