@@ -61,7 +61,8 @@ export const songRoutes = [
         reply.header('content-range', `bytes ${start}-${end}/${stat.size}`)
       }
       reply.header('content-length', String(end - start + 1))
-      if (request.method === 'HEAD' || stat.size === 0) return reply.send()
+      // HEAD: an empty stream keeps our Content-Length (fastify's HEAD handling would zero it for no payload).
+      if (request.method === 'HEAD' || stat.size === 0) return reply.send(Readable.from([]))
       return reply.send(Readable.from(components.songs.read(params.cid, start, end, signal)))
     },
   }),
