@@ -1,0 +1,126 @@
+/**
+ * A small internet inside network namespaces: a bridge in its own namespace
+ * plays the public network (198.18.77.0/24, the RFC 2544 benchmark range);
+ * public hosts sit on it; each private host sits behind its own router
+ * namespace that masquerades (iptables MASQUERADE) and drops unsolicited
+ * inbound connections, as a home router does. Nothing touches the root
+ * namespace's network, so test traffic cannot leave the machine.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+
+/** Why the NAT lab cannot run here, or undefined when it can. */
+export function natLabUnavailableReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'network namespaces need root (CAP_NET_ADMIN)'
+  if (spawnSync('ip', ['-V']).status !== 0) return 'the `ip` tool (iproute2) is not installed'
+  if (spawnSync('iptables', ['--version']).status !== 0)
+    return 'iptables is not installed (apt-get install iptables)'
+  const probe = `tnat-probe-${process.pid}`
+  const add = spawnSync('ip', ['netns', 'add', probe])
+  if (add.status !== 0)
+    return `cannot create a network namespace (CAP_NET_ADMIN?): ${add.stderr.toString().trim()}`
+  const nat = spawnSync('ip', [
+    'netns',
+    'exec',
+    probe,
+    'iptables',
+    '-t',
+    'nat',
+    '-A',
+    'POSTROUTING',
+    '-o',
+    'lo',
+    '-j',
+    'MASQUERADE',
+  ])
+  spawnSync('ip', ['netns', 'del', probe])
+  if (nat.status !== 0) return `iptables NAT is unavailable in a namespace: ${nat.stderr.toString().trim()}`
+  return undefined
+}
+
+function run(cmd: string, ...args: string[]): void {
+  execFileSync(cmd, args, { stdio: 'pipe' })
+}
+
+export interface NatLab {
+  /** Namespace and address of each public host. */
+  publicHosts: Array<{ ns: string; address: string }>
+  /** Namespace, private address and the router's public address of each NATed host. */
+  privateHosts: Array<{ ns: string; address: string; routerAddress: string }>
+  destroy(): void
+}
+
+export function createNatLab(prefix: string, publicCount: number, privateCount: number): NatLab {
+  const net = `${prefix}-net`
+  const names = [
+    net,
+    ...Array.from({ length: publicCount }, (_, i) => `${prefix}-pub${i}`),
+    ...Array.from({ length: privateCount }, (_, i) => [`${prefix}-rt${i}`, `${prefix}-priv${i}`]).flat(),
+  ]
+  const destroy = () => {
+    for (const ns of names) spawnSync('ip', ['netns', 'del', ns])
+  }
+  destroy() // leftovers of an earlier, killed run
+  const lab: NatLab = { publicHosts: [], privateHosts: [], destroy }
+  try {
+    run('ip', 'netns', 'add', net)
+    run('ip', '-n', net, 'link', 'add', 'br0', 'type', 'bridge')
+    run('ip', '-n', net, 'link', 'set', 'br0', 'up')
+    let hostByte = 10
+    const attachPublic = (ns: string): string => {
+      const address = `198.18.77.${hostByte}`
+      const port = `p${hostByte++}`
+      run('ip', '-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
+      run('ip', '-n', net, 'link', 'set', port, 'master', 'br0')
+      run('ip', '-n', net, 'link', 'set', port, 'up')
+      run('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+      run('ip', '-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0')
+      run('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
+      return address
+    }
+    for (let i = 0; i < publicCount; i++) {
+      const ns = `${prefix}-pub${i}`
+      run('ip', 'netns', 'add', ns)
+      lab.publicHosts.push({ ns, address: attachPublic(ns) })
+    }
+    for (let i = 0; i < privateCount; i++) {
+      const router = `${prefix}-rt${i}`
+      const host = `${prefix}-priv${i}`
+      run('ip', 'netns', 'add', router)
+      run('ip', 'netns', 'add', host)
+      const routerAddress = attachPublic(router)
+      const lanRouter = `10.77.${i + 1}.1`
+      const address = `10.77.${i + 1}.2`
+      run('ip', '-n', router, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
+      run('ip', '-n', router, 'addr', 'add', `${lanRouter}/24`, 'dev', 'lan0')
+      run('ip', '-n', router, 'link', 'set', 'lan0', 'up')
+      run('ip', '-n', host, 'link', 'set', 'lo', 'up')
+      run('ip', '-n', host, 'addr', 'add', `${address}/24`, 'dev', 'eth0')
+      run('ip', '-n', host, 'link', 'set', 'eth0', 'up')
+      run('ip', '-n', host, 'route', 'add', 'default', 'via', lanRouter)
+      const inRouter = (...args: string[]) => run('ip', 'netns', 'exec', router, ...args)
+      inRouter('sysctl', '-qw', 'net.ipv4.ip_forward=1')
+      inRouter('iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'eth0', '-j', 'MASQUERADE')
+      inRouter(
+        'iptables',
+        '-A',
+        'FORWARD',
+        '-i',
+        'eth0',
+        '-o',
+        'lan0',
+        '-m',
+        'conntrack',
+        '--ctstate',
+        'ESTABLISHED,RELATED',
+        '-j',
+        'ACCEPT',
+      )
+      inRouter('iptables', '-A', 'FORWARD', '-i', 'eth0', '-o', 'lan0', '-j', 'DROP')
+      lab.privateHosts.push({ ns: host, address, routerAddress })
+    }
+  } catch (err) {
+    destroy()
+    throw err
+  }
+  return lab
+}
