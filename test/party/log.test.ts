@@ -45,7 +45,7 @@ describe('replica', () => {
 
   it('does not let a change be heard before its effective party time', () => {
     const r = new PartyReplica(initial(), 0)
-    entries.forEach((e, i) => r.apply(i + 1, e))
+    for (const [i, e] of entries.entries()) r.apply(i + 1, e)
     // Committed: paused at 4 s. In force at 3 s: still playing.
     assert.equal(r.state.timeline.paused, true)
     const at3 = currentEntryAt(r.stateAt(3_000), 3_000)
