@@ -74,12 +74,10 @@ test('nodes behind NAT reach each other through a relay', { skip: reason, timeou
       'A and B to connect to the relay',
       { timeoutMs: 30_000 },
     )
-    const seenAt = (id: string) =>
-      (
-        relay.lines.find((l) => (l.connection as { peer?: string } | undefined)?.peer === id)?.connection as {
-          remoteAddr: string
-        }
-      ).remoteAddr
+    const seenAt = (id: string): string => {
+      const line = relay.lines.find((l) => (l.connection as { peer?: string } | undefined)?.peer === id)
+      return (line?.connection as { remoteAddr?: string } | undefined)?.remoteAddr ?? ''
+    }
     assert.ok(seenAt(idA).startsWith(`/ip4/${hostA.routerAddress}/`), `A is masqueraded (${seenAt(idA)})`)
     assert.ok(seenAt(idB).startsWith(`/ip4/${hostB.routerAddress}/`), `B is masqueraded (${seenAt(idB)})`)
 
