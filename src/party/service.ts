@@ -22,6 +22,7 @@ import { decodeInvite, encodeInvite, inviteQrTerminal, qrSvg } from './invite.ts
 import { createLeaderLog, type PartyLog, PartyReplica } from './log.ts'
 import { PartyMember } from './member.ts'
 import { toPlayerTimeline } from './player-bridge.ts'
+import { readinessOf, type SongReadiness, type TransferProgress } from './readiness.ts'
 import { type Invite, type MemberStat, PARTY_PROTOCOL } from './schema.ts'
 import { SpeakerTokens } from './speaker-token.ts'
 import {
@@ -42,6 +43,8 @@ const logger = log('party')
 /** What the party needs of the swarm: start fetching a song from the given providers. */
 export interface PartySwarm {
   startDownload(cid: string, options?: { providers?: string[] }): unknown
+  /** Progress of a download (src/swarm's `DownloadInfo` fits). */
+  get?(cid: string): TransferProgress | undefined
 }
 
 /** What the party needs of the directory (src/directory's `Directory` fits). */
@@ -134,6 +137,8 @@ export interface PartyStatus {
   syncErrorMs?: number
   /** Waiting for the host to approve our join request. */
   awaitingApproval: boolean
+  /** Whether this node can play each upcoming song (by cid): on disk, streamable in time, still arriving, or missing. */
+  readiness: Record<string, SongReadiness>
 }
 
 export interface PartyServiceEvents extends Record<string, unknown> {
@@ -242,6 +247,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         pending: [],
         ended: false,
         awaitingApproval,
+        readiness: {},
       }
     }
     const state = r.stateAt(now)
@@ -279,7 +285,23 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       ended: latest.ended,
       syncErrorMs: session.role === 'host' ? 0 : session.member.syncErrorMs(),
       awaitingApproval,
+      readiness: readinessFor(state, now),
     }
+  }
+
+  function readinessFor(state: PartyState, now: number): Record<string, SongReadiness> {
+    const out: Record<string, SongReadiness> = {}
+    const position = currentEntryAt(state, now)
+    for (const entry of upcomingEntries(state, now, 10)) {
+      const from = entry.entryId === position.entry?.entryId ? position.position : 0
+      out[entry.cid] = readinessOf(
+        components.library?.get(entry.cid) !== undefined,
+        components.swarm?.get?.(entry.cid),
+        entry.durationSec,
+        from,
+      )
+    }
+    return out
   }
 
   function publish(): void {

@@ -265,3 +265,19 @@ describe('determinism', () => {
       assert.deepEqual(currentEntryAt(a, q), currentEntryAt(b, q), `seed ${seed}`)
   })
 })
+
+describe('readiness', () => {
+  it('a song is playable from the swarm only when the missing bytes arrive before they are needed', async () => {
+    const { canPlayInTime, readinessOf } = await import('../../src/party/readiness.ts')
+    // 4 MB, 200 s; half there. 2 MB at 100 kB/s (÷1.25 headroom) takes 25 s < 200 s left: fine.
+    assert.equal(canPlayInTime({ size: 4e6, bytesDone: 2e6, rateBps: 1e5 }, 200), true)
+    // At 10 kB/s it would take 250 s: not in time.
+    assert.equal(canPlayInTime({ size: 4e6, bytesDone: 2e6, rateBps: 1e4 }, 200), false)
+    // Joining late (190 s in) leaves 10 s: too little even at 100 kB/s.
+    assert.equal(canPlayInTime({ size: 4e6, bytesDone: 2e6, rateBps: 1e5 }, 200, 190), false)
+    assert.equal(readinessOf(true, undefined, 200), 'local')
+    assert.equal(readinessOf(false, undefined, 200), 'missing')
+    assert.equal(readinessOf(false, { size: 4e6, bytesDone: 4e6, rateBps: 0 }, 200), 'ready')
+    assert.equal(readinessOf(false, { size: 4e6, bytesDone: 0, rateBps: 0 }, 200), 'arriving')
+  })
+})

@@ -162,6 +162,13 @@ function NowPlaying({ party, run }: { party: PartyStatus; run: (c: PartyCommand)
   )
 }
 
+const READINESS_TEXT: Record<PartyStatus['readiness'][string], string> = {
+  local: 'on this device',
+  ready: 'streaming in time',
+  arriving: 'still arriving — joins in when ready',
+  missing: 'not here yet',
+}
+
 function Queue({ party, run }: { party: PartyStatus; run: (c: PartyCommand) => void }) {
   const [dragging, setDragging] = useState<string>()
   const can = party.can.controlMusic && !party.ended
@@ -195,6 +202,9 @@ function Queue({ party, run }: { party: PartyStatus; run: (c: PartyCommand) => v
             >
               <strong>{e.title}</strong> <span className="muted">{e.artist}</span>{' '}
               <span className="muted">{fmt(e.durationSec)}</span>{' '}
+              {party.readiness[e.cid] !== undefined && party.readiness[e.cid] !== 'local' && (
+                <span className="muted">({READINESS_TEXT[party.readiness[e.cid]]}) </span>
+              )}
               <button type="button" disabled={!can} onClick={() => run({ type: 'play', entryId: e.entryId })}>
                 Play now
               </button>{' '}
