@@ -15,9 +15,9 @@ export class SongFileMismatchError extends TuttiError {
   }
 }
 
-/** The library was used after `stop()`. */
+/** The library was used before `start()` or after `stop()`. */
 export class LibraryStoppedError extends TuttiError {
   constructor() {
-    super('LIBRARY_STOPPED', 'the library is stopped', 503)
+    super('LIBRARY_STOPPED', 'the library is not running (not started yet, or stopped)', 503)
   }
 }

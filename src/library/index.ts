@@ -187,9 +187,12 @@ export function createLibrary(init: LibraryInit): Library {
    * Brings the index in line with the disk under `roots` (the library folders
    * for a full scan, or the paths the watcher reported).
    */
-  async function refresh(roots: string[], full: boolean, signal: AbortSignal): Promise<void> {
+  async function refresh(requestedRoots: string[], full: boolean, signal: AbortSignal): Promise<void> {
     const startedAt = clock.now()
     const counters: ScanCounters = { hashedFiles: 0, bytesHashed: 0 }
+    // The watcher reports a new folder and the files in it: walk the folder once, not each file again.
+    const unique = [...new Set(requestedRoots)]
+    const roots = unique.filter((root) => !unique.some((other) => other !== root && isUnder(root, [other])))
     const walk = await findAudioFiles(roots, { signal })
     signal.throwIfAborted()
     // A library folder that is missing (an unplugged disk?) is reported like a file; a path the watcher saw vanish is not.

@@ -264,3 +264,51 @@ test('a verified file from the swarm is added with its tags and survives a resca
   assert.equal(again.library.get(cid), undefined, 'a downloaded file that changed on disk is dropped')
   assert.ok((await readFile(path)).length > 0)
 })
+
+test('two copies of the same song are one library entry until the last copy is gone', async (t) => {
+  const music = await tempDir('dupes')
+  const data = await tempDir('dupes-data')
+  t.after(() => Promise.all([rm(music, { recursive: true }), rm(data, { recursive: true })]))
+  const bytes = wavBytes({ title: 'Twice', artist: 'D', album: 'D' }, 61)
+  await mkdir(join(music, 'copy'))
+  await writeFiles(music, { 'a.wav': bytes, 'copy/a.wav': bytes })
+  const { library } = await startedLibrary(music, data)
+  t.after(() => library.stop())
+  const removed = collect(library, 'song:removed')
+  assert.equal(library.list().length, 1)
+  const [song] = library.list()
+
+  await rm(join(music, song.path === join(music, 'a.wav') ? 'a.wav' : 'copy/a.wav'))
+  await library.rescan()
+  assert.equal(library.get(song.cid)?.title, 'Twice', 'the other copy keeps the song available')
+  assert.deepEqual(removed, [])
+  await rm(join(music, 'copy'), { recursive: true, force: true })
+  await rm(join(music, 'a.wav'), { force: true })
+  await library.rescan()
+  assert.equal(library.get(song.cid), undefined)
+  assert.equal(removed.length, 1)
+})
+
+test('stopping in the middle of a scan is clean, and the next start finishes the job', async (t) => {
+  const music = await tempDir('interrupt')
+  const data = await tempDir('interrupt-data')
+  t.after(() => Promise.all([rm(music, { recursive: true }), rm(data, { recursive: true })]))
+  const files: Record<string, Buffer> = {}
+  for (let i = 0; i < 8; i++) files[`song-${i}.wav`] = wavBytes({ title: `Song ${i}`, artist: 'I', album: 'I' }, 70 + i)
+  await writeFiles(music, files)
+
+  const first = createLibrary({ folders: [music], dataDir: data, concurrency: 1 })
+  const progress = collect(first, 'scan:progress')
+  const starting = first.start()
+  await new Promise<void>((resolve) => first.on('song:added', () => resolve()))
+  await first.stop()
+  await starting
+  const indexedBefore = first.list().length
+  assert.ok(indexedBefore >= 1 && indexedBefore < 8, `stopped part-way (${indexedBefore} of 8 indexed)`)
+  assert.ok(progress.length >= 1)
+
+  const second = await startedLibrary(music, data)
+  t.after(() => second.library.stop())
+  assert.equal(second.library.list().length, 8)
+  assert.ok(second.done[0].hashedFiles <= 8 - indexedBefore, 'songs indexed before the stop are not hashed again')
+})
