@@ -286,7 +286,8 @@ export function createLibrary(init: LibraryInit): Library {
     for (const rejection of store.loadRejections()) rejections.set(rejection.path, rejection)
     logger('loaded %d songs and %d rejected files from the index', pathsByCid.size, rejections.size)
     // Watch first, so changes made during the initial scan are queued behind it rather than lost.
-    if (init.watch === true) watcher = watchFolders(folders, init.watchDebounceMs ?? 500, onWatchedChanges)
+    if (init.watch === true)
+      watcher = watchFolders(folders, init.watchDebounceMs ?? 500, onWatchedChanges, clock)
     try {
       await rescan()
     } catch (err) {

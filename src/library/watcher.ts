@@ -5,9 +5,12 @@
  */
 import { type FSWatcher, watch } from 'node:fs'
 import { join, sep } from 'node:path'
+import { type Clock, monotonicClock } from '../shared/clock.ts'
 import { log } from '../shared/logger.ts'
 
 const logger = log('library:watch')
+/** A batch is flushed at the latest this many debounce periods after its first event. */
+const MAX_WAIT_FACTOR = 10
 
 export interface FolderWatcher {
   close(): void
@@ -17,14 +20,17 @@ export function watchFolders(
   folders: string[],
   debounceMs: number,
   onChanges: (paths: string[] | 'all') => void,
+  clock: Clock = monotonicClock,
 ): FolderWatcher {
   const watchers: FSWatcher[] = []
   let pending = new Set<string>()
   let everything = false
   let timer: NodeJS.Timeout | undefined
+  let firstPendingAt: number | undefined
 
   const flush = () => {
     timer = undefined
+    firstPendingAt = undefined
     const batch = everything ? 'all' : [...pending]
     pending = new Set()
     everything = false
@@ -38,8 +44,11 @@ export function watchFolders(
         if (name === null) everything = true
         else if (isHidden(name.toString())) return
         else pending.add(join(folder, name.toString()))
+        // Wait for quiet, but not forever: a folder that never stops changing still gets indexed.
+        firstPendingAt ??= clock.now()
         clearTimeout(timer)
-        timer = setTimeout(flush, debounceMs)
+        const waited = clock.now() - firstPendingAt
+        timer = setTimeout(flush, waited > debounceMs * MAX_WAIT_FACTOR ? 0 : debounceMs)
       })
       watcher.on('error', (err) => logger.error('watching %s failed: %s', folder, err.message))
       watchers.push(watcher)

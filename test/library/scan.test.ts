@@ -294,7 +294,8 @@ test('stopping in the middle of a scan is clean, and the next start finishes the
   const data = await tempDir('interrupt-data')
   t.after(() => Promise.all([rm(music, { recursive: true }), rm(data, { recursive: true })]))
   const files: Record<string, Buffer> = {}
-  for (let i = 0; i < 8; i++) files[`song-${i}.wav`] = wavBytes({ title: `Song ${i}`, artist: 'I', album: 'I' }, 70 + i)
+  for (let i = 0; i < 8; i++)
+    files[`song-${i}.wav`] = wavBytes({ title: `Song ${i}`, artist: 'I', album: 'I' }, 70 + i)
   await writeFiles(music, files)
 
   const first = createLibrary({ folders: [music], dataDir: data, concurrency: 1 })
@@ -310,5 +311,8 @@ test('stopping in the middle of a scan is clean, and the next start finishes the
   const second = await startedLibrary(music, data)
   t.after(() => second.library.stop())
   assert.equal(second.library.list().length, 8)
-  assert.ok(second.done[0].hashedFiles <= 8 - indexedBefore, 'songs indexed before the stop are not hashed again')
+  assert.ok(
+    second.done[0].hashedFiles <= 8 - indexedBefore,
+    'songs indexed before the stop are not hashed again',
+  )
 })
