@@ -221,7 +221,8 @@ export function createLibrary(init: LibraryInit): Library {
     }
     if (todo.length > 0) progress(true)
     let next = 0
-    await Promise.all(
+    // allSettled: on abort every lane must have stopped touching the index before the scan counts as over.
+    const lanes = await Promise.allSettled(
       Array.from({ length: Math.min(concurrency, todo.length) }, async () => {
         while (next < todo.length) {
           const file = todo[next++]
@@ -237,6 +238,8 @@ export function createLibrary(init: LibraryInit): Library {
         }
       }),
     )
+    signal.throwIfAborted()
+    for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason
     events.emit('scan:done', {
       songs: pathsByCid.size,
       rejected: rejections.size,
