@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import { decodeManifest, encodeManifest, hashFile } from '../../src/library/content-id.ts'
 import { createLibrary, openSongRange } from '../../src/library/index.ts'
 import type { Library, LibraryEvents } from '../../src/library/types.ts'
+import { ManualClock } from '../../src/shared/clock.ts'
 import {
   brokenId3Mp3,
   id3WithPicture,
@@ -314,5 +315,36 @@ test('stopping in the middle of a scan is clean, and the next start finishes the
   assert.ok(
     second.done[0].hashedFiles <= 8 - indexedBefore,
     'songs indexed before the stop are not hashed again',
+  )
+})
+
+test('scan progress is throttled by the injected clock and always ends at 100 %', async (t) => {
+  const music = await tempDir('progress')
+  const data = await tempDir('progress-data')
+  t.after(() => Promise.all([rm(music, { recursive: true }), rm(data, { recursive: true })]))
+  const files: Record<string, Buffer> = {}
+  for (let i = 0; i < 6; i++)
+    files[`p-${i}.wav`] = wavBytes({ title: `P ${i}`, artist: 'P', album: 'P' }, 90 + i)
+  await writeFiles(music, files)
+
+  const clock = new ManualClock(1_000)
+  const library = createLibrary({ folders: [music], dataDir: data, clock, concurrency: 1 })
+  t.after(() => library.stop())
+  const progress = collect(library, 'scan:progress')
+  // Time moves 60 ms per indexed song: with a 100 ms interval about every other song is reported.
+  library.on('song:added', () => clock.advance(60))
+  await library.start()
+  assert.deepEqual(progress.at(-1), {
+    filesDone: 6,
+    filesTotal: 6,
+    bytesHashed: progress.at(-1)?.bytesHashed,
+  })
+  assert.ok((progress.at(-1)?.bytesHashed ?? 0) >= Object.values(files).reduce((n, b) => n + b.length, 0))
+  assert.ok(progress.length >= 3 && progress.length < 7, `throttled: ${progress.length} events for 6 files`)
+  const done = progress.map((p) => p.filesDone)
+  assert.deepEqual(
+    done,
+    [...done].sort((a, b) => a - b),
+    'progress never goes backwards',
   )
 })
