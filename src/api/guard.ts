@@ -13,6 +13,8 @@
  *   No cookie on purpose: a cookie is ambient authority the browser attaches
  *   to cross-site requests too; a token the page must put in the request
  *   itself cannot be forged by a page that does not know it.
+ *   Modules may add restricted tokens (`ScopedCredential`: the party's speaker
+ *   tokens open the speaker routes and song streams, nothing else).
  * - The UI shell (/, /assets/*) loads without a token: it holds no data, and
  *   the page has to load before it can read the token from its #fragment
  *   (which browsers never send to the server).
@@ -20,11 +22,14 @@
 import type { TuttiError } from '../shared/errors.ts'
 import { BadPathError, HostNotAllowedError, OriginNotAllowedError, UnauthorizedError } from './errors.ts'
 import { tokensEqual } from './token.ts'
+import type { ScopedCredential } from './types.ts'
 
 export interface AccessPolicy {
   /** Lower-case `host:port` values this node answers to. */
   allowedHosts: ReadonlySet<string>
   token: string
+  /** Restricted tokens (e.g. party speaker tokens), each opening a few routes. */
+  credentials?: ReadonlyArray<ScopedCredential>
 }
 
 export interface RequestFacts {
@@ -80,8 +85,12 @@ export function needsToken(url: string): boolean {
 
 export function checkToken(facts: RequestFacts, policy: AccessPolicy): TuttiError | undefined {
   const given = bearerToken(facts.authorization) ?? queryToken(facts.url)
-  if (given === undefined || !tokensEqual(given, policy.token)) return new UnauthorizedError()
-  return undefined
+  if (given === undefined) return new UnauthorizedError()
+  if (tokensEqual(given, policy.token)) return undefined
+  const path = pathOf(facts.url)
+  const method = facts.method === 'HEAD' ? 'GET' : facts.method
+  if (policy.credentials?.some((credential) => credential.allows(given, method, path))) return undefined
+  return new UnauthorizedError()
 }
 
 /**

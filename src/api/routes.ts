@@ -15,6 +15,7 @@ import type { ApiRoute } from './route.ts'
 import { eventRoutes } from './routes/events.ts'
 import { libraryRoutes } from './routes/library.ts'
 import { nodeRoutes } from './routes/node.ts'
+import { partyRoutes } from './routes/party.ts'
 import { songRoutes } from './routes/songs.ts'
 
 export const API_ROUTES: readonly ApiRoute[] = [
@@ -22,4 +23,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...libraryRoutes,
   ...songRoutes,
   ...eventRoutes,
+  ...partyRoutes,
 ]

@@ -96,7 +96,7 @@ export function createApiServer(init: ApiServerInit, components: ApiComponents):
           authorization: request.headers.authorization,
           upgrade: request.ws,
         },
-        policy as AccessPolicy,
+        { ...policy, credentials: components.credentials } satisfies AccessPolicy,
       )
       if (rejection !== undefined) {
         logger('rejected %s %s: %s', request.method, redactToken(request.url), rejection.code)
@@ -122,21 +122,22 @@ export function createApiServer(init: ApiServerInit, components: ApiComponents):
       return sendError(reply, status, code, message)
     })
 
-    server.setNotFoundHandler((request, reply) =>
-      sendError(
-        reply,
-        404,
-        'NOT_FOUND',
-        `no route for ${request.method} ${redactToken(request.url).split('?')[0]}`,
-      ),
-    )
+    const hasUi = existsSync(resolve(webRoot, 'index.html'))
+    server.setNotFoundHandler((request, reply) => {
+      // Pages with their own path (the party's /speaker) are the same single-page app.
+      if (hasUi && isPagePath(request.method, request.url)) {
+        return reply.header('cache-control', 'no-cache').sendFile('index.html')
+      }
+      const path = redactToken(request.url).split('?')[0]
+      return sendError(reply, 404, 'NOT_FOUND', `no route for ${request.method} ${path}`)
+    })
 
     for (const route of routes) {
       if (route.kind === 'websocket') addWebSocketRoute(server, route)
       else addHttpRoute(server, route)
     }
 
-    if (existsSync(resolve(webRoot, 'index.html'))) {
+    if (hasUi) {
       await server.register(fastifyStatic, {
         root: webRoot,
         prefix: '/',
@@ -286,6 +287,14 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
     .header('cache-control', 'no-store')
     .type('application/json; charset=utf-8')
     .send({ error: { code, message } })
+}
+
+/** A GET for an app page rather than a file or an API route: `/speaker`, not `/api/x` or `/logo.png`. */
+function isPagePath(method: string, url: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false
+  const path = url.split('?')[0]
+  if (path === '/api' || path.startsWith('/api/')) return false
+  return !(path.split('/').pop() ?? '').includes('.')
 }
 
 function redactToken(url: string): string {

@@ -68,6 +68,15 @@ export interface EventBus {
 }
 
 /**
+ * A restricted credential another module issues (the party's speaker tokens):
+ * accepted instead of the install token, for the routes it opens only.
+ */
+export interface ScopedCredential {
+  /** True when `token` is one of this module's and opens `method` on `path` (no query string). */
+  allows(token: string, method: string, path: string): boolean
+}
+
+/**
  * Everything the API serves from. Later modules add optional fields (for
  * example `swarm?: SwarmApi`); their routes declare `requires: 'swarm'` and
  * answer 503 while the component is absent.
@@ -77,6 +86,8 @@ export interface ApiComponents {
   songs: SongSource
   node: NodeView
   events: EventBus
+  /** Restricted tokens besides the install token; consulted on every request, so the list may change. */
+  credentials?: ScopedCredential[]
 }
 
 /** One frame of the event stream, as JSON text on the WebSocket. */

@@ -113,6 +113,58 @@ describe('a module adding routes', () => {
   })
 })
 
+describe('scoped credentials (e.g. party speaker tokens)', () => {
+  let base: TestApi
+  let port: number
+  let stop: () => Promise<void>
+  const credentials: NonNullable<ApiComponents['credentials']> = []
+  before(async () => {
+    base = await startTestApi()
+    const server = createApiServer(
+      { port: 0, token: base.token },
+      {
+        library: base.library,
+        songs: {
+          stat: (cid) => (base.library.get(cid) ? { size: 3, mime: 'audio/wav' } : undefined),
+          read: async function* () {
+            yield new Uint8Array([1, 2, 3])
+          },
+        },
+        node: { status: () => ({ peerId: 'x' }) as never, peers: () => [] },
+        events: base.events,
+        credentials,
+      },
+    )
+    port = (await server.start()).port
+    stop = () => server.stop()
+  })
+  after(async () => {
+    await stop()
+    await base.close()
+  })
+
+  it('opens only the routes the credential allows, and only while it is registered', async () => {
+    const stream = `/api/songs/${base.songs[0].cid}/stream`
+    assert.equal((await rawRequest(port, `${stream}?token=spk_1`)).status, 401, 'unknown before registration')
+    credentials.push({
+      allows: (token, method, path) =>
+        token === 'spk_1' && method === 'GET' && path.startsWith('/api/songs/'),
+    })
+    assert.equal((await rawRequest(port, `${stream}?token=spk_1`)).status, 200)
+    assert.equal((await rawRequest(port, stream, { headers: auth('spk_1') })).status, 200)
+    assert.equal((await rawRequest(port, '/api/status', { headers: auth('spk_1') })).status, 401)
+    assert.equal((await rawRequest(port, '/api/library', { headers: auth('spk_1') })).status, 401)
+    assert.equal((await rawRequest(port, `${stream}?token=spk_2`)).status, 401)
+    assert.equal(
+      (await rawRequest(port, '/api/songs/..%2f..%2fetc%2fpasswd/stream', { headers: auth('spk_1') })).status,
+      400,
+      'traversal is refused before any credential is asked',
+    )
+    credentials.length = 0
+    assert.equal((await rawRequest(port, `${stream}?token=spk_1`)).status, 401, 'revoked')
+  })
+})
+
 describe('--expose-lan', () => {
   const lanAddress = Object.values(networkInterfaces())
     .flat()

@@ -106,7 +106,7 @@ export function LibraryPage(_props: PageProps) {
               <th className="col-play" aria-label="Play" />
               <th>Title</th>
               <th>Artist</th>
-              <th>Album</th>
+              <th className="col-album">Album</th>
               <th className="num">Time</th>
               <th className="col-format">Format</th>
               <th className="num col-size">Size</th>
@@ -133,7 +133,7 @@ export function LibraryPage(_props: PageProps) {
                     {song.title}
                   </td>
                   <td>{song.artist || <span className="muted">Unknown</span>}</td>
-                  <td>{song.album || <span className="muted">—</span>}</td>
+                  <td className="col-album">{song.album || <span className="muted">—</span>}</td>
                   <td className="num">{formatDuration(song.durationSec)}</td>
                   <td className="col-format">
                     <span className="tag">{song.format}</span>

@@ -57,40 +57,42 @@ export function PeersPage(_props: PageProps) {
           </p>
         </div>
       ) : (
-        <table className="table peers">
-          <thead>
-            <tr>
-              <th>Peer</th>
-              <th>State</th>
-              <th className="num">RTT</th>
-              <th>Addresses</th>
-              <th>Found by</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(peers ?? []).map((peer) => (
-              <tr key={peer.peerId}>
-                <td className="mono" title={peer.peerId}>
-                  {shortPeerId(peer.peerId)}
-                </td>
-                <td>
-                  <span className={`pill ${peer.connected ? 'ok' : 'idle'}`}>
-                    {peer.connected ? 'connected' : 'seen'}
-                  </span>
-                </td>
-                <td className="num">{peer.rttMs === undefined ? '–' : `${peer.rttMs.toFixed(1)} ms`}</td>
-                <td className="mono addresses">
-                  {peer.addresses.length === 0 ? (
-                    <span className="muted">–</span>
-                  ) : (
-                    peer.addresses.map((a) => <div key={a}>{a}</div>)
-                  )}
-                </td>
-                <td>{peer.source ?? <span className="muted">–</span>}</td>
+        <div className="table-wrap">
+          <table className="table peers">
+            <thead>
+              <tr>
+                <th>Peer</th>
+                <th>State</th>
+                <th className="num">RTT</th>
+                <th>Addresses</th>
+                <th>Found by</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {(peers ?? []).map((peer) => (
+                <tr key={peer.peerId}>
+                  <td className="mono" title={peer.peerId}>
+                    {shortPeerId(peer.peerId)}
+                  </td>
+                  <td>
+                    <span className={`pill ${peer.connected ? 'ok' : 'idle'}`}>
+                      {peer.connected ? 'connected' : 'seen'}
+                    </span>
+                  </td>
+                  <td className="num">{peer.rttMs === undefined ? '–' : `${peer.rttMs.toFixed(1)} ms`}</td>
+                  <td className="mono addresses">
+                    {peer.addresses.length === 0 ? (
+                      <span className="muted">–</span>
+                    ) : (
+                      peer.addresses.map((a) => <div key={a}>{a}</div>)
+                    )}
+                  </td>
+                  <td>{peer.source ?? <span className="muted">–</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   )
