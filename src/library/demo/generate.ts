@@ -186,7 +186,8 @@ export async function ensureDemoLibrary(dir: string): Promise<string[]> {
       try {
         while (next < missing.length) {
           const index = missing[next++]
-          const bytes = await worker.render(index)
+          // Where worker threads are unavailable, render on this thread (slower, same bytes).
+          const bytes = await worker.render(index).catch(() => renderDemoFile(index))
           const temp = `${paths[index]}.${process.pid}.partial`
           await writeFile(temp, bytes)
           await rename(temp, paths[index])
