@@ -25,6 +25,8 @@ export interface StartedNode {
   webUrl: string
   apiUrl: string
   songs: number
+  /** The start-up scan: files hashed (unchanged files are not) and how long it took. */
+  scan?: { hashedFiles: number; ms: number; rejected: number }
   demo: boolean
   libraries: string[]
 }
@@ -89,6 +91,11 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
       hooks.onScanProgress?.(p)
       events.emit('scan:progress', p)
     })
+    let scan: StartedNode['scan']
+    lib.on('scan:done', (done) => {
+      scan ??= { hashedFiles: done.hashedFiles, ms: done.ms, rejected: done.rejected }
+      events.emit('scan:done', done)
+    })
     lib.on('song:added', (s) => events.emit('song:added', s))
     lib.on('song:removed', (s) => events.emit('song:removed', s))
     await lib.start()
@@ -142,6 +149,7 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
       webUrl,
       apiUrl: url,
       songs: lib.list().length,
+      scan,
       demo,
       libraries: folders,
     }

@@ -28,6 +28,11 @@ export async function startCommand(config: NodeConfig): Promise<void> {
   console.log(
     `Library: ${info.songs} songs${info.demo ? ' (generated demo library)' : ''} from ${info.libraries.join(', ')}`,
   )
+  if (info.scan !== undefined) {
+    const refused =
+      info.scan.rejected > 0 ? `; ${info.scan.rejected} files refused (see \`tutti library --rejected\`)` : ''
+    console.log(`  scan hashed ${info.scan.hashedFiles} files in ${Math.round(info.scan.ms)} ms${refused}`)
+  }
   console.log(`Web UI: ${info.webUrl}`)
   console.log('Press Ctrl-C to stop.')
   await node.stopped
