@@ -36,6 +36,14 @@ describe('library and node routes', () => {
       byFile.songs.map((s) => s.title),
       ['Evening Tide'],
     )
+    const accents = (await get(`/api/library?q=${encodeURIComponent('MÓRNING')}`)).json() as {
+      songs: Array<{ title: string }>
+    }
+    assert.deepEqual(
+      accents.songs.map((s) => s.title),
+      ['Morning Light'],
+      'case and accents do not matter',
+    )
     const tooLong = await get(`/api/library?q=${'x'.repeat(600)}`)
     assert.equal(tooLong.status, 400)
     assert.match(tooLong.json().error?.message ?? '', /query q/)

@@ -6,15 +6,22 @@ import { httpRoute } from '../route.ts'
 
 const logger = log('api:library')
 
-/** Every whitespace-separated term must appear (case-insensitive) in the title, artist, album or file name. */
+/** Case- and accent-insensitive form: "Beyoncé" matches "beyonce". */
+function fold(text: string): string {
+  return text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase()
+}
+
+/** Every whitespace-separated term must appear in the title, artist, album or file name. Sorted for display. */
 export function filterSongs(songs: Song[], query: string | undefined): Song[] {
-  const terms = (query ?? '').toLowerCase().split(/\s+/).filter(Boolean)
+  const terms = fold(query ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
   const matching =
     terms.length === 0
       ? songs
       : songs.filter((song) => {
           const fileName = song.path.split(/[\\/]/).pop() ?? ''
-          const haystack = `${song.title}\n${song.artist}\n${song.album}\n${fileName}`.toLowerCase()
+          const haystack = fold(`${song.title}\n${song.artist}\n${song.album}\n${fileName}`)
           return terms.every((term) => haystack.includes(term))
         })
   return [...matching].sort(
