@@ -78,6 +78,8 @@ class PeerLink {
   readonly received = new RateMeter()
   throughputBps: number | undefined
   rttMs: number | undefined
+  /** Smoothed time from request to arrival (includes queueing at the peer). */
+  latencyMs: number | undefined
   lastArrival = 0
   bytes = 0
   closed = false
@@ -538,6 +540,8 @@ export class Download {
     const sample = (data.byteLength * 1000) / serviceMs
     link.throughputBps = link.throughputBps === undefined ? sample : 0.7 * link.throughputBps + 0.3 * sample
     link.lastArrival = now
+    const latency = now - sentAt
+    link.latencyMs = link.latencyMs === undefined ? latency : 0.8 * link.latencyMs + 0.2 * latency
     link.received.add(data.byteLength, now)
     if (hasPiece(store.have, piece) || this.#writing.has(piece)) return
     // End-game: whoever else was asked for it can stop.

@@ -203,12 +203,20 @@ export function pickRequests(input: PickInput): PickedRequest[] {
 }
 
 /**
- * Pipelining depth for a peer: enough requests to cover one round trip at its
- * measured rate (bandwidth-delay product), plus slack; bounded.
+ * Pipelining depth for a peer (Little's law): enough requests to keep it busy
+ * for one request latency at its measured rate, plus slack; bounded. The
+ * latency is what a request actually takes to come back (on a busy host it is
+ * far above the ping RTT), not the RTT alone.
  */
-export function pipelineDepth(peer: Pick<PeerView, 'rttMs' | 'throughputBps'>, pieceSize: number): number {
-  const rtt = peer.rttMs ?? PRIOR_RTT_MS
+export function pipelineDepth(
+  peer: Pick<PeerView, 'rttMs' | 'throughputBps'> & { latencyMs?: number },
+  pieceSize: number,
+): number {
+  const latency = Math.max(peer.latencyMs ?? 0, peer.rttMs ?? PRIOR_RTT_MS)
   const rate = peer.throughputBps ?? PRIOR_THROUGHPUT
-  const bdp = Math.ceil((rate * rtt) / 1000 / pieceSize)
-  return Math.max(4, Math.min(32, bdp + 3))
+  const bdp = Math.ceil((rate * latency) / 1000 / pieceSize)
+  return Math.max(MIN_PIPELINE, Math.min(MAX_PIPELINE, bdp + 4))
 }
+
+export const MIN_PIPELINE = 8
+export const MAX_PIPELINE = 48

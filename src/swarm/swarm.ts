@@ -5,13 +5,14 @@
  * (download.ts), provider discovery (DHT, PEX, named peers), rate caps and
  * the bans list — and owns their start/stop lifecycle.
  */
-import { open } from 'node:fs/promises'
+import { readSync } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import { parseCid } from '../library/content-id.ts'
+import { type Manifest, parseCid, pieceLength } from '../library/content-id.ts'
 import type { Library } from '../library/types.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
 import type { Clock } from '../shared/clock.ts'
@@ -106,6 +107,29 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     },
   })
 
+  // Library files stay open while peers fetch from them (one handle per file, closed when idle).
+  const openFiles = new Map<string, { fh: Promise<FileHandle>; timer: NodeJS.Timeout | undefined }>()
+  async function readLibraryPiece(path: string, manifest: Manifest, index: number): Promise<Uint8Array> {
+    let entry = openFiles.get(path)
+    if (entry === undefined) {
+      entry = { fh: open(path, 'r'), timer: undefined }
+      openFiles.set(path, entry)
+      entry.fh.catch(() => openFiles.delete(path))
+    }
+    if (entry.timer !== undefined) clearTimeout(entry.timer)
+    const current = entry
+    current.timer = setTimeout(() => {
+      openFiles.delete(path)
+      void current.fh.then((fh) => fh.close()).catch(() => {})
+    }, 10_000)
+    current.timer.unref()
+    const fh = await current.fh
+    const buf = new Uint8Array(pieceLength(manifest, index))
+    // Synchronous on purpose: see store.ts (the thread pool is the bottleneck, not the copy).
+    readSync(fh.fd, buf, 0, buf.byteLength, index * manifest.pieceSize)
+    return buf
+  }
+
   async function servedSong(cid: string): Promise<ServedSong | undefined> {
     const song = library.get(cid)
     const manifest = library.manifest(cid)
@@ -116,17 +140,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
         manifest,
         have: fullBitfield(pieces),
         complete: true,
-        readPiece: async (index) => {
-          const fh = await open(song.path, 'r')
-          try {
-            const len = Math.max(0, Math.min(manifest.pieceSize, manifest.size - index * manifest.pieceSize))
-            const buf = new Uint8Array(len)
-            await fh.read(buf, 0, len, index * manifest.pieceSize)
-            return buf
-          } finally {
-            await fh.close()
-          }
-        },
+        readPiece: (index) => readLibraryPiece(song.path, manifest, index),
       }
     }
     const d = downloads.get(cid)
@@ -309,6 +323,11 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       unsubscribe?.()
       await libp2p.unhandle(SWARM_PROTOCOL).catch(() => {})
       uploads.closeAll()
+      for (const [path, entry] of openFiles) {
+        openFiles.delete(path)
+        if (entry.timer !== undefined) clearTimeout(entry.timer)
+        void entry.fh.then((fh) => fh.close()).catch(() => {})
+      }
       await Promise.all([...downloads.values()].map((d) => d.close()))
       downloads.clear()
       provided.clear()

@@ -1,0 +1,163 @@
+/**
+ * One node of the swarm benchmark, in its own process (forked by bench/swarm.ts,
+ * driven over IPC): a libp2p host with the swarm and a minimal in-memory
+ * library. Also serves and fetches a bare libp2p stream for the baseline.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { hashFile, type Manifest } from '../src/library/content-id.ts'
+import type { Library, Song } from '../src/library/types.ts'
+import { createTuttiLibp2p } from '../src/net/libp2p.ts'
+import { monotonicClock } from '../src/shared/clock.ts'
+import { createSwarm } from '../src/swarm/index.ts'
+
+const RAW_PROTOCOL = '/tutti/bench-raw/1.0.0'
+
+export type NodeCommand =
+  | {
+      cmd: 'init'
+      dataDir: string
+      songPath?: string
+      uploadRateBytes?: number
+      downloadRateBytes?: number
+      uploadSlots?: number
+    }
+  | { cmd: 'download'; cid: string; providers: string[] }
+  | { cmd: 'raw'; addr: string; bytes: number }
+  | { cmd: 'exit' }
+
+export type NodeReply =
+  | { type: 'ready'; addr: string; cid?: string }
+  | { type: 'done'; ms: number }
+  | { type: 'raw-done'; ms: number }
+  | { type: 'rss'; maxRssBytes: number }
+  | { type: 'error'; message: string }
+
+function minimalLibrary(): Library & { add(path: string, cid: string, m: Manifest): Song } {
+  const songs = new Map<string, { song: Song; manifest: Manifest }>()
+  const add = (path: string, cid: string, manifest: Manifest): Song => {
+    const song: Song = {
+      cid,
+      path,
+      size: manifest.size,
+      mtimeMs: 0,
+      format: 'mp3',
+      mime: 'audio/mpeg',
+      title: cid,
+      artist: '',
+      album: '',
+      durationSec: 0,
+    }
+    songs.set(cid, { song, manifest })
+    return song
+  }
+  return {
+    start: async () => {},
+    stop: async () => {},
+    rescan: async () => {},
+    list: () => [...songs.values()].map((s) => s.song),
+    get: (cid) => songs.get(cid)?.song,
+    manifest: (cid) => songs.get(cid)?.manifest,
+    rejected: () => [],
+    addVerifiedFile: async (path, cid, manifest) => add(path, cid, manifest),
+    on: () => () => {},
+    add,
+  }
+}
+
+const send = (reply: NodeReply): void => {
+  process.send?.(reply)
+}
+
+async function main(): Promise<void> {
+  const init = await new Promise<Extract<NodeCommand, { cmd: 'init' }>>((resolve) =>
+    process.once('message', (m) => resolve(m as Extract<NodeCommand, { cmd: 'init' }>)),
+  )
+  await mkdir(init.dataDir, { recursive: true })
+  const libp2p = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
+  const library = minimalLibrary()
+  let cid: string | undefined
+  if (init.songPath !== undefined) {
+    const hashed = await hashFile(init.songPath)
+    library.add(init.songPath, hashed.cid, hashed.manifest)
+    cid = hashed.cid
+  }
+  const swarm = createSwarm(
+    {
+      dataDir: init.dataDir,
+      downloadDir: join(init.dataDir, 'music'),
+      dht: false,
+      uploadRateBytes: init.uploadRateBytes,
+      downloadRateBytes: init.downloadRateBytes,
+      uploadSlots: init.uploadSlots,
+    },
+    { libp2p, library, clock: monotonicClock },
+  )
+  await swarm.start()
+  if (process.env.BENCH_DEBUG !== undefined) {
+    const me = libp2p.peerId.toString().slice(-4)
+    setInterval(() => {
+      for (const d of swarm.list()) {
+        const src = d.sources.map(
+          (s) => `${s.peerId.slice(-4)}:${(s.rateBps / 1024).toFixed(0)}k${s.choked ? 'C' : ''}`,
+        )
+        process.stderr.write(
+          `[${me}] ${d.percent.toFixed(0)}% ${(d.rateBps / 1024).toFixed(0)}k/s ${src.join(' ')}\n`,
+        )
+      }
+    }, 1000).unref()
+  }
+  // Baseline: push `bytes` down a bare stream as fast as it drains.
+  await libp2p.handle(RAW_PROTOCOL, async (stream) => {
+    let want = 0
+    for await (const chunk of stream) {
+      want = new DataView(chunk.subarray().buffer, chunk.subarray().byteOffset).getUint32(0)
+      break
+    }
+    const block = new Uint8Array(64 * 1024)
+    for (let sent = 0; sent < want; sent += block.byteLength) {
+      if (!stream.send(block.subarray(0, Math.min(block.byteLength, want - sent)))) {
+        await new Promise((resolve) => stream.addEventListener('drain', resolve, { once: true }))
+      }
+    }
+    await stream.close()
+  })
+  send({ type: 'ready', addr: libp2p.getMultiaddrs()[0]!.toString(), cid })
+
+  process.on('message', (message) => {
+    const m = message as NodeCommand
+    if (m.cmd === 'download') {
+      const t0 = performance.now()
+      swarm
+        .download(m.cid, { providers: m.providers })
+        .then(() => send({ type: 'done', ms: performance.now() - t0 }))
+        .catch((err: Error) => send({ type: 'error', message: err.message }))
+    } else if (m.cmd === 'raw') {
+      void (async () => {
+        const t0 = performance.now()
+        const stream = await libp2p.dialProtocol(multiaddr(m.addr), RAW_PROTOCOL)
+        const head = new Uint8Array(4)
+        new DataView(head.buffer).setUint32(0, m.bytes)
+        stream.send(head)
+        let got = 0
+        for await (const chunk of stream) {
+          got += chunk.byteLength
+          if (got >= m.bytes) break
+        }
+        send({ type: 'raw-done', ms: performance.now() - t0 })
+      })().catch((err: Error) => send({ type: 'error', message: err.message }))
+    } else if (m.cmd === 'exit') {
+      send({ type: 'rss', maxRssBytes: process.resourceUsage().maxRSS * 1024 })
+      void swarm
+        .stop()
+        .then(() => libp2p.stop())
+        .finally(() => setTimeout(() => process.exit(0), 50))
+    }
+  })
+}
+
+main().catch((err: Error) => {
+  send({ type: 'error', message: err.stack ?? err.message })
+  process.exit(1)
+})

@@ -1,0 +1,209 @@
+/**
+ * Swarm benchmark: one seeder and N leechers as separate processes on
+ * loopback, a 16 MiB song, every node's upload capped (seeder 4 MiB/s,
+ * leechers 2 MiB/s, downloads uncapped). Reports the time until the last
+ * leecher has the song as a ratio to the fluid-model minimum
+ *   D_min = max(F/u_s, N·F/(u_s + Σu_i))
+ * for the swarm and for client–server (leechers do not upload), the uncapped
+ * single-pair throughput as a ratio to a bare libp2p stream moving the same
+ * bytes in the same run, and peak RSS per node.
+ *
+ *   npm run bench:swarm                     # N = 4 and 9, 3 repetitions
+ *   BENCH_REPS=1 BENCH_N=4 npm run bench:swarm
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { NodeCommand, NodeReply } from './swarm-node.ts'
+
+const MiB = 1024 * 1024
+const F = 16 * MiB
+const U_SEED = 4 * MiB
+const U_LEECH = 2 * MiB
+const REPS = Number(process.env.BENCH_REPS ?? 3)
+const NS = (process.env.BENCH_N ?? '4,9').split(',').map(Number)
+const MODES = (process.env.BENCH_MODES ?? 'swarm,client-server,pair').split(',')
+
+interface Proc {
+  child: ChildProcess
+  addr: string
+  cid?: string
+  next(type: NodeReply['type']): Promise<NodeReply>
+  send(cmd: NodeCommand): void
+}
+
+async function spawnNode(init: Extract<NodeCommand, { cmd: 'init' }>): Promise<Proc> {
+  const child = fork(join(import.meta.dirname, 'swarm-node.ts'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv:
+      process.env.BENCH_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`],
+  })
+  const waiting = new Map<string, Array<(r: NodeReply) => void>>()
+  const queued: NodeReply[] = []
+  child.on('message', (m) => {
+    const reply = m as NodeReply
+    if (reply.type === 'error') {
+      console.error(`node error: ${reply.message}`)
+      process.exitCode = 1
+    }
+    const w = waiting.get(reply.type)?.shift()
+    if (w !== undefined) w(reply)
+    else queued.push(reply)
+  })
+  const next = (type: NodeReply['type']): Promise<NodeReply> => {
+    const at = queued.findIndex((r) => r.type === type)
+    if (at >= 0) return Promise.resolve(queued.splice(at, 1)[0]!)
+    return new Promise((resolve) => {
+      const list = waiting.get(type) ?? []
+      list.push(resolve)
+      waiting.set(type, list)
+    })
+  }
+  child.send(init)
+  const ready = (await next('ready')) as Extract<NodeReply, { type: 'ready' }>
+  return { child, addr: ready.addr, cid: ready.cid, next, send: (cmd) => child.send(cmd) }
+}
+
+async function stopAll(procs: Proc[]): Promise<number[]> {
+  const rss = await Promise.all(
+    procs.map(async (p) => {
+      p.send({ cmd: 'exit' })
+      const r = (await p.next('rss')) as Extract<NodeReply, { type: 'rss' }>
+      await new Promise((resolve) =>
+        p.child.exitCode !== null ? resolve(null) : p.child.once('exit', resolve),
+      )
+      return r.maxRssBytes
+    }),
+  )
+  return rss
+}
+
+async function runSwarm(
+  songPath: string,
+  n: number,
+  mode: 'swarm' | 'client-server',
+  work: string,
+): Promise<{ seconds: number; rss: number[] }> {
+  const seeder = await spawnNode({
+    cmd: 'init',
+    dataDir: join(work, 'seeder'),
+    songPath,
+    uploadRateBytes: U_SEED,
+    uploadSlots: mode === 'client-server' ? n : undefined,
+  })
+  const leechers = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      spawnNode({
+        cmd: 'init',
+        dataDir: join(work, `leecher-${i}`),
+        uploadRateBytes: U_LEECH,
+        uploadSlots: mode === 'client-server' ? 0 : undefined,
+      }),
+    ),
+  )
+  const providers = mode === 'swarm' ? [seeder, ...leechers].map((p) => p.addr) : [seeder.addr]
+  const t0 = performance.now()
+  for (const l of leechers) l.send({ cmd: 'download', cid: seeder.cid!, providers })
+  await Promise.all(leechers.map((l) => l.next('done')))
+  const seconds = (performance.now() - t0) / 1000
+  const rss = await stopAll([seeder, ...leechers])
+  return { seconds, rss }
+}
+
+async function runPair(
+  songPath: string,
+  work: string,
+): Promise<{ swarmMs: number; rawMs: number; rss: number[] }> {
+  const seeder = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-seeder'), songPath })
+  const leecher = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-leecher') })
+  leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
+  const raw1 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
+  leecher.send({ cmd: 'download', cid: seeder.cid!, providers: [seeder.addr] })
+  const done = (await leecher.next('done')) as Extract<NodeReply, { type: 'done' }>
+  leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
+  const raw2 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
+  const rss = await stopAll([seeder, leecher])
+  // The bare stream runs before and after the swarm transfer; take the faster, to be fair to the baseline.
+  return { swarmMs: done.ms, rawMs: Math.min(raw1.ms, raw2.ms), rss }
+}
+
+function stats(xs: number[]): { median: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+  return { median, min: s[0]!, max: s[s.length - 1]! }
+}
+
+const fmt = (x: { median: number; min: number; max: number }, digits = 2): string =>
+  `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'tutti-bench-swarm-'))
+  const songPath = join(work, 'song.mp3')
+  await writeFile(songPath, Buffer.concat([Buffer.from('ID3'), randomBytes(F - 3)]))
+  const results: Record<string, unknown> = { F, U_SEED, U_LEECH, reps: REPS }
+  console.log(`swarm bench: F = 16 MiB, seeder up 4 MiB/s, leechers up 2 MiB/s, ${REPS} repetition(s)`)
+  try {
+    for (const n of NS) {
+      const dMin = Math.max(F / U_SEED, (n * F) / (U_SEED + n * U_LEECH))
+      const dCs = (n * F) / U_SEED
+      for (const mode of ['swarm', 'client-server'] as const) {
+        if (!MODES.includes(mode)) continue
+        const ratios: number[] = []
+        const secs: number[] = []
+        const rss: number[] = []
+        for (let r = 0; r < REPS; r++) {
+          const dir = join(work, `${mode}-${n}-${r}`)
+          await mkdir(dir, { recursive: true })
+          const out = await runSwarm(songPath, n, mode, dir)
+          await rm(dir, { recursive: true, force: true })
+          secs.push(out.seconds)
+          ratios.push(out.seconds / dMin)
+          rss.push(...out.rss)
+        }
+        const line = {
+          n,
+          mode,
+          dMinSec: dMin,
+          fluidClientServerSec: dCs,
+          seconds: stats(secs),
+          ratioToDmin: stats(ratios),
+          peakRssMiB: Math.max(...rss) / MiB,
+        }
+        results[`${mode}-N${n}`] = line
+        console.log(
+          `N=${n} ${mode.padEnd(13)} last leecher done in ${fmt(stats(secs))} s; ÷ D_min (${dMin.toFixed(2)} s) = ${fmt(stats(ratios))}` +
+            `${mode === 'client-server' ? `; fluid client–server bound N·F/u_s = ${(dCs / dMin).toFixed(2)} × D_min` : ''}` +
+            `; peak RSS per node ${line.peakRssMiB.toFixed(0)} MiB`,
+        )
+      }
+    }
+    if (MODES.includes('pair')) {
+      const ratios: number[] = []
+      const rss: number[] = []
+      const rates: number[] = []
+      for (let r = 0; r < REPS; r++) {
+        const out = await runPair(songPath, join(work, `pair-${r}`))
+        ratios.push(out.rawMs / out.swarmMs)
+        rates.push(F / MiB / (out.swarmMs / 1000))
+        rss.push(...out.rss)
+      }
+      results.pair = {
+        throughputRatioToBareStream: stats(ratios),
+        swarmMiBps: stats(rates),
+        peakRssMiB: Math.max(...rss) / MiB,
+      }
+      console.log(
+        `uncapped pair: swarm ${fmt(stats(rates), 1)} MiB/s; ÷ bare libp2p stream = ${fmt(stats(ratios))}; peak RSS ${(Math.max(...rss) / MiB).toFixed(0)} MiB`,
+      )
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+  await mkdir(join(import.meta.dirname, 'results'), { recursive: true })
+  await writeFile(join(import.meta.dirname, 'results', 'swarm.json'), `${JSON.stringify(results, null, 2)}\n`)
+}
+
+await main()
