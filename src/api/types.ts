@@ -4,6 +4,8 @@
  * nothing here imports code.
  */
 import type { Library, LibraryEvents } from '../library/types.ts'
+import type { PartyService } from '../party/service.ts'
+import type { Swarm } from '../swarm/types.ts'
 
 /** Bytes of a song by content id. The library serves them from disk; the swarm, later, as pieces arrive. */
 export interface SongSource {
@@ -88,6 +90,10 @@ export interface ApiComponents {
   events: EventBus
   /** Restricted tokens besides the install token; consulted on every request, so the list may change. */
   credentials?: ScopedCredential[]
+  /** Serves /api/party/* (routes/party.ts). */
+  party?: PartyService
+  /** Serves /api/downloads/* (routes/swarm.ts). */
+  swarm?: Swarm
 }
 
 /** One frame of the event stream, as JSON text on the WebSocket. */
