@@ -17,6 +17,7 @@ import { libraryRoutes } from './routes/library.ts'
 import { nodeRoutes } from './routes/node.ts'
 import { partyRoutes } from './routes/party.ts'
 import { songRoutes } from './routes/songs.ts'
+import { swarmRoutes } from './routes/swarm.ts'
 
 export const API_ROUTES: readonly ApiRoute[] = [
   ...nodeRoutes,
@@ -24,4 +25,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...songRoutes,
   ...eventRoutes,
   ...partyRoutes,
+  ...swarmRoutes,
 ]
