@@ -21,7 +21,7 @@ export class Progress {
   /** Leader ticks spent in snapshot state; a lost snapshot is resent after an election timeout. */
   snapshotTicks = 0
   /** Heard from it since the last check-quorum round. */
-  recentActive = true
+  recentActive = false
   /** Last index of each append in flight (replicate state). */
   inflight: number[] = []
 

@@ -505,10 +505,13 @@ export class Raft {
       }
       return
     }
+    const wasPaused = pr.isPaused()
     if (pr.maybeUpdate(m.index)) {
       if (pr.state !== 'replicate') pr.becomeReplicate()
       if (this.#maybeCommit()) {
         for (const id of this.progress.keys()) if (id !== this.id) this.#sendAppend(id, true)
+      } else if (wasPaused) {
+        this.#sendAppend(m.from, true) // it was waiting on us: bring its commit index up to date too
       }
       if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
         this.#send({ type: 'timeoutNow', to: m.from, from: this.id, term: this.term })
