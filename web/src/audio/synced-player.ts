@@ -241,19 +241,24 @@ export class SyncedPlayer {
   #check(): void {
     const timeline = this.#timeline
     const perf = this.#now()
-    if (timeline === undefined) return this.#report(this.#idle('no-timeline'))
+    if (timeline === undefined) {
+      this.#report(this.#idle('no-timeline'))
+      return
+    }
     if (!this.#synced() || this.#context === undefined) {
-      // Not audible yet (no clock, or no user gesture): remember what to load.
-      return this.#report(this.#idle('loading'))
+      this.#report(this.#idle('loading'))
+      return
     }
     if (timeline.paused) {
       this.#stopAll()
-      return this.#report(this.#idle('paused', timeline))
+      this.#report(this.#idle('paused', timeline))
+      return
     }
     const here = locate(timeline, this.#queue, this.#partyAt(perf))
     if (here === undefined) {
       this.#stopAll()
-      return this.#report(this.#idle('ended'))
+      this.#report(this.#idle('ended'))
+      return
     }
     const nextEntry = this.#queue[here.index + 1]
     this.#dropBuffersExcept([here.cid, nextEntry?.cid])
@@ -267,7 +272,10 @@ export class SyncedPlayer {
     const buffer = this.#buffer(here.cid)
     if (current === undefined) {
       this.#stopAll()
-      if (buffer === undefined) return this.#report(this.#idle('loading', here))
+      if (buffer === undefined) {
+        this.#report(this.#idle('loading', here))
+        return
+      }
       this.#startSource(here.index, buffer)
     } else {
       const heardContext = this.#contextTimeHeardAt(perf)
@@ -362,7 +370,10 @@ export class SyncedPlayer {
   #reportPlaying(perf: number, targetPosition: number): void {
     const heardContext = this.#contextTimeHeardAt(perf)
     const current = this.#playing.find((p) => p.startContext <= heardContext) ?? this.#playing[0]
-    if (current === undefined) return this.#report(this.#idle('loading'))
+    if (current === undefined) {
+      this.#report(this.#idle('loading'))
+      return
+    }
     const position = current.anchorPosition + (heardContext - current.anchorContext) * current.rate
     const started = heardContext >= current.startContext
     this.#report({
