@@ -4,6 +4,7 @@
  * every few seconds, and forwards the node's bus events listed below.
  */
 
+import { log } from '../../shared/logger.ts'
 import { webSocketRoute } from '../route.ts'
 import type { ApiEventFrame, ApiEventMap } from '../types.ts'
 
@@ -16,6 +17,8 @@ export const STREAMED_EVENT_TYPES: ReadonlyArray<keyof ApiEventMap> = [
   'peer:connected',
   'peer:disconnected',
 ]
+
+const logger = log('api:events')
 
 export const STATUS_INTERVAL_MS = 5_000
 /** A client that stops reading is dropped rather than buffered without bound. */
@@ -32,9 +35,26 @@ export const eventRoutes = [
           socket.close(1013, 'event stream client too slow')
           return
         }
-        socket.send(JSON.stringify(frame))
+        let text: string
+        try {
+          text = JSON.stringify(frame)
+        } catch (err) {
+          // Called from the bus and a timer, where a throw would surface as an uncaught exception.
+          logger('cannot encode %s event: %s', frame.type, (err as Error).message)
+          return
+        }
+        socket.send(text, (err) => {
+          if (err !== undefined && err !== null) logger('event stream send failed: %s', err.message)
+        })
       }
-      const sendStatus = () => send({ type: 'status', payload: components.node.status() })
+      const sendStatus = () => {
+        try {
+          send({ type: 'status', payload: components.node.status() })
+        } catch (err) {
+          // From a timer: a throw here would be an uncaught exception.
+          logger('status for the event stream failed: %s', (err as Error).message)
+        }
+      }
       const unsubscribe = STREAMED_EVENT_TYPES.map((type) =>
         components.events.on(type, ((payload: ApiEventMap[typeof type]) =>
           send({ type, payload } as ApiEventFrame)) as (payload: unknown) => void),
