@@ -1,6 +1,6 @@
-// Headless player recordings: sample-exact scheduled start, two players with different clocks aligning after mapping, drift following, pause/seek/resume, gapless hand-over, playhead reports.
+// Headless player: recordings with a sample-exact scheduled start, two players with different clocks aligning after mapping, drift following, pause/seek/resume, gapless hand-over, playhead reports, the pipe output and the library loader.
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -8,6 +8,7 @@ import type { DecodedSong } from '../../src/playback/decode.ts'
 import { createHeadlessPlayer, type HeadlessPlayer } from '../../src/playback/headless-player.ts'
 import { RECORDING_CHUNK_ID, type RecordingInfo } from '../../src/playback/outputs.ts'
 import type { PlayheadMapping } from '../../src/playback/renderer.ts'
+import { librarySongLoader } from '../../src/playback/song-loader.ts'
 import { pausedAt, type QueueEntry, resumedAt, seekedTo, type Timeline } from '../../src/playback/timeline.ts'
 import { parseWav, wavChunks } from '../../src/playback/wav.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
@@ -238,4 +239,28 @@ test('an output that is not none, wav: or pipe: is refused', () => {
       ),
     { name: 'InvalidOutputError' },
   )
+})
+
+test('pipe: output streams raw s16le stereo to the command, as many frames as were rendered', async () => {
+  const out = join(dir, 'piped.raw')
+  const p = createHeadlessPlayer(
+    { output: `pipe:cat > '${out}'`, recordingStartLocalMs: EPOCH },
+    { clock: new ManualClock(EPOCH), ...identity, loadSong: async (cid) => ({ a: song })[cid] },
+  )
+  await play(p, start(EPOCH), queue, EPOCH + 500)
+  const raw = readFileSync(out)
+  assert.equal(raw.length, 0.5 * RATE * 4)
+  assert.ok(Math.abs(raw.readInt16LE(4 * 100) / 32767 - song.channels[0][100]) < S16_TOLERANCE, 'left')
+  assert.ok(Math.abs(raw.readInt16LE(4 * 100 + 2) / 32767 - song.channels[1][100]) < S16_TOLERANCE, 'right')
+})
+
+test('songs are loaded from the library by content id; unknown ids give silence, not an error', async () => {
+  const wavPath = join(dir, 'lib.wav')
+  const { p: recorder, path } = player('lib-source', identity, { a: song })
+  await play(recorder, start(EPOCH), queue, EPOCH + 100)
+  copyFileSync(path, wavPath)
+  const load = librarySongLoader({ get: (cid) => (cid === 'x' ? ({ path: wavPath } as never) : undefined) })
+  const decoded = await load('x')
+  assert.equal(decoded?.frames, 4800)
+  assert.equal(await load('nope'), undefined)
 })
