@@ -171,14 +171,19 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     return out
   }
 
-  function provide(cid: string): void {
-    if (!useDht || !running || provided.has(cid)) return
+  /** Announce `cid` in the DHT; retried with backoff while nobody is there to hold the record yet. */
+  function provide(cid: string, attempt = 0): void {
+    if (!useDht || !running || (attempt === 0 && provided.has(cid))) return
     provided.add(cid)
     libp2p.contentRouting
       .provide(CID.parse(cid), { signal: AbortSignal.any([lifetime.signal, AbortSignal.timeout(60_000)]) })
+      .then(() => events.emit('song:provided', { cid }))
       .catch((err: Error) => {
-        provided.delete(cid)
         logger('providing %s failed: %s', cid, err.message)
+        if (!running) return
+        const timer = setTimeout(() => provide(cid, attempt + 1), Math.min(60_000, 2_000 * 2 ** attempt))
+        timer.unref()
+        lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
       })
   }
 

@@ -53,6 +53,8 @@ export interface SwarmEvents extends Record<string, unknown> {
   /** A verified piece arrived (order of arrival is observable for tests and the UI's piece map). */
   'piece:verified': { cid: string; piece: number; peerId: string }
   'peer:banned': { cid: string; peerId: string; node: boolean }
+  /** The DHT accepted our provider record for this song. */
+  'song:provided': { cid: string }
 }
 
 export interface DownloadOptions {
