@@ -11,7 +11,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { dcutr } from '@libp2p/dcutr'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
-import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
@@ -48,6 +48,8 @@ export interface TuttiLibp2pOptions {
    * These connections are the neighbours that search floods reach. Default 25.
    */
   autoDialBelow?: number
+  /** Optional connection gater; simulations and benchmarks use it to pin an overlay topology. */
+  connectionGater?: ConnectionGater
 }
 
 export type TuttiServices = {
@@ -95,6 +97,7 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
     streamMuxers: [yamux()],
     peerDiscovery: peerDiscovery as never,
     connectionManager: { maxConnections: options.maxConnections ?? 300 },
+    ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
     services: services as never,
   })
   const autoDialBelow = options.autoDialBelow ?? 25

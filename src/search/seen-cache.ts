@@ -6,6 +6,8 @@
  */
 export interface SeenEntry {
   from: string
+  /** The asker, so a result passing back through us can take a shortcut when we know it. */
+  origin?: string
   expiresAt: number
 }
 
@@ -20,7 +22,7 @@ export class SeenCache {
   }
 
   /** Records `id`; false when it was already seen (a duplicate). */
-  add(id: string, from: string, now: number): boolean {
+  add(id: string, from: string, now: number, origin?: string): boolean {
     this.#expire(now)
     const entry = this.#entries.get(id)
     if (entry !== undefined && entry.expiresAt > now) return false
@@ -28,7 +30,7 @@ export class SeenCache {
       const oldest = this.#entries.keys().next().value
       if (oldest !== undefined) this.#entries.delete(oldest)
     }
-    this.#entries.set(id, { from, expiresAt: now + this.#ttlMs })
+    this.#entries.set(id, { from, origin, expiresAt: now + this.#ttlMs })
     return true
   }
 

@@ -5,7 +5,7 @@
  */
 import { pushable } from 'it-pushable'
 import { TypedEmitter } from '../shared/events.ts'
-import { addHit, type Provider, rankResults, type SearchResult } from './rank.ts'
+import { addHit, type Provider, rankProviders, rankResults, type SearchResult } from './rank.ts'
 import type { SongHit } from './schema.ts'
 
 export interface SearchHit {
@@ -28,6 +28,8 @@ export interface SearchSummary {
 
 export interface SearchSessionEvents extends Record<string, unknown> {
   hit: SearchHit
+  /** A provider's RTT was measured after its hits arrived; `results()` is re-ranked. */
+  rtt: { peerId: string; rttMs: number }
   done: SearchSummary
 }
 
@@ -74,6 +76,19 @@ export class SearchSession extends TypedEmitter<SearchSessionEvents> implements 
       this.#queue.push(event)
       this.emit('hit', event)
     }
+  }
+
+  /** @internal a provider's RTT came in: update it in every group and re-rank. */
+  updateRtt(peerId: string, rttMs: number): void {
+    let changed = false
+    for (const group of this.#groups.values()) {
+      const provider = group.providers.find((p) => p.peerId === peerId)
+      if (provider === undefined) continue
+      provider.rttMs = rttMs
+      group.providers = rankProviders(group.providers)
+      changed = true
+    }
+    if (changed) this.emit('rtt', { peerId, rttMs })
   }
 
   /** Ends the search now; idempotent. */

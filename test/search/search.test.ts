@@ -38,7 +38,12 @@ describe('a line of five nodes A-B-C-D-E', () => {
 
   test('finds a song three hops away with TTL 3, and not one four hops away', async () => {
     await enforceTopology(nodes, edges)
+    const routedBefore = nodes[3].search.stats().resultsRoutedBack
     const near = await collect(nodes[0], 'jude', 3)
+    assert.ok(
+      nodes[3].search.stats().resultsRoutedBack > routedBefore,
+      'D, not connected to A, sent its answer back along the query path',
+    )
     assert.deepEqual(
       near.results.map((r) => r.title),
       ['Hey Jude'],
