@@ -210,7 +210,19 @@ export function createApiServer(init: ApiServerInit, components: ApiComponents):
   async function start(): Promise<{ url: string; port: number }> {
     started ??= (async () => {
       app = await build()
-      await app.listen({ host: bindHost, port: init.port })
+      try {
+        await app.listen({ host: bindHost, port: init.port })
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new TuttiError(
+            'API_PORT_IN_USE',
+            `port ${init.port} on ${bindHost} is taken (another Tutti node?); choose another with --api-port, or 0 for any`,
+            500,
+            { cause: err },
+          )
+        }
+        throw err
+      }
       const address = app.server.address()
       const port = typeof address === 'object' && address !== null ? address.port : init.port
       const extra = init.exposeLan === true ? lanNames() : []

@@ -165,6 +165,30 @@ describe('scoped credentials (e.g. party speaker tokens)', () => {
   })
 })
 
+describe('start-up', () => {
+  it('says clearly when the port is taken', async () => {
+    const base = await startTestApi()
+    const second = createApiServer(
+      { port: base.port, token: 'x' },
+      {
+        library: base.library,
+        songs: { stat: () => undefined, read: async function* () {} },
+        node: { status: () => ({}) as never, peers: () => [] },
+        events: base.events,
+      },
+    )
+    try {
+      await assert.rejects(
+        second.start(),
+        (err: TuttiError) => err.code === 'API_PORT_IN_USE' && /--api-port/.test(err.message),
+      )
+    } finally {
+      await second.stop()
+      await base.close()
+    }
+  })
+})
+
 describe('--expose-lan', () => {
   const lanAddress = Object.values(networkInterfaces())
     .flat()
