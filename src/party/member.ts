@@ -70,12 +70,16 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
   readonly #libp2p: TuttiLibp2p
   readonly #clock: Clock
   readonly #privateKey: PrivateKey
-  readonly #estimator = new ClockEstimator({ bucketMs: 500, minDriftSpanMs: 20_000 })
+  // One sample per heartbeat (1 s buckets); drift fitted after 5 s (the default 10 s lets a 200 ppm drift build up 1 ms of lag).
+  readonly #estimator = new ClockEstimator({ bucketMs: 1_000, minDriftSpanMs: 5_000 })
   readonly #session = crypto.randomUUID()
   readonly #pendingRequests = new Map<number, (r: { index?: number; result: CommandResult }) => void>()
   #seq = 0
   #requestId = 0
   #pingId = 0
+  #clockSamples = 0
+  #connectedAt = 0
+  #fastPing: ReturnType<typeof setInterval> | undefined
   #framed: Framed | undefined
   #replica: PartyReplica | undefined
   #stats: MemberStat[] = []
@@ -115,9 +119,26 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     return this.#estimator.toReference(this.#clock.now())
   }
 
+  /** Party time at local clock time `localMs`. */
+  partyTimeAt(localMs: number): number {
+    return this.#estimator.toReference(localMs)
+  }
+
   /** The local clock time at which party time `partyMs` happens. */
   localTimeOf(partyMs: number): number {
     return this.#estimator.toLocal(partyMs)
+  }
+
+  /**
+   * True once party time is trustworthy: a few samples and an uncertainty under
+   * 10 ms (or, on a slow path, after 3 s of trying). Before that, party time is a
+   * guess and players wait — a late joiner starts a moment later rather than
+   * at the wrong place.
+   */
+  clockReady(): boolean {
+    if (this.#clockSamples < 3) return false
+    const uncertainty = this.#estimator.estimate(this.#clock.now())?.uncertaintyMs ?? Number.POSITIVE_INFINITY
+    return uncertainty < 10 || this.#clock.now() - this.#connectedAt > 3_000
   }
 
   syncErrorMs(): number | undefined {
@@ -132,8 +153,8 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
   async join(options?: { signal?: AbortSignal }): Promise<void> {
     this.#stopped = false
     await this.#connect(options)
-    // The ping burst's answers follow the welcome: wait (briefly) for a first party-clock estimate.
-    for (let i = 0; i < 40 && this.#estimator.estimate() === undefined; i++) {
+    // The fast pings' answers follow the welcome: wait (briefly) for a first party-clock estimate.
+    for (let i = 0; i < 60 && this.#clockSamples < 3; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
     if (this.#timer === undefined) this.#timer = setInterval(() => this.#tick(), this.#init.heartbeatMs)
@@ -196,7 +217,9 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
 
   async #connect(options?: { signal?: AbortSignal }): Promise<void> {
     const { invite } = this.#init
+    const dialStart = this.#clock.now()
     const stream = await this.#dialHost(options)
+    logger('dialled the host in %s ms', (this.#clock.now() - dialStart).toFixed(1))
     const framed: Framed = new FramedStream(stream, hostToMemberSchema, memberToHostSchema, {
       maxMessageBytes: MAX_PARTY_MESSAGE_BYTES,
     })
@@ -213,8 +236,16 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
       haveIndex: this.#replica?.index,
     })
     void this.#readLoop(framed)
-    // A quick burst of clock samples so party time is usable by the time we are welcomed.
-    for (let i = 0; i < 5; i++) this.#ping()
+    // Fast clock samples (every 50 ms) until party time is trustworthy; then the 1 s heartbeat carries on.
+    this.#connectedAt = this.#clock.now()
+    if (this.#fastPing === undefined) {
+      this.#fastPing = setInterval(() => {
+        if (this.#framed === framed && !this.clockReady()) return this.#ping()
+        clearInterval(this.#fastPing)
+        this.#fastPing = undefined
+      }, 50)
+      this.#ping()
+    }
     const onAbort = () => this.#welcomed?.reject(new HostUnreachableError('join aborted'))
     options?.signal?.addEventListener('abort', onAbort, { once: true })
     try {
@@ -273,6 +304,7 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
   #onMessage(message: HostToMember): void {
     switch (message.type) {
       case 'welcome':
+        logger('welcome at index %d', message.index)
         if (message.partyId !== this.#init.invite.partyId) throw new Error('welcome for another party')
         this.#replica = new PartyReplica(message.snapshot, message.index)
         this.emit('snapshot', { index: message.index })
@@ -302,9 +334,17 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
         void this.#write({ type: 'pong', id: message.id, t0: message.t0, t1: now, t2: now }).catch(() => {})
         return
       }
-      case 'pong':
-        this.#estimator.addSample({ t0: message.t0, t1: message.t1, t2: message.t2, t3: this.#clock.now() })
+      case 'pong': {
+        const t3 = this.#clock.now()
+        if (this.#estimator.addSample({ t0: message.t0, t1: message.t1, t2: message.t2, t3 }))
+          this.#clockSamples++
+        logger(
+          'clock sample: delay %s ms, offset %s ms',
+          (t3 - message.t0).toFixed(2),
+          this.#estimator.estimate()?.offsetMs.toFixed(2),
+        )
         return
+      }
       case 'members':
         this.#stats = message.stats
         this.emit('stats', message.stats)
@@ -361,6 +401,8 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
+    if (this.#fastPing !== undefined) clearInterval(this.#fastPing)
+    this.#fastPing = undefined
     const framed = this.#framed
     this.#framed = undefined
     void framed?.close()

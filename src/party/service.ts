@@ -216,7 +216,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   const localTimeOf = (partyMs: number): number =>
     session?.role === 'member' ? session.member.localTimeOf(partyMs) : partyMs
   const partyTimeOf = (localMs: number): number =>
-    session?.role === 'member' ? session.member.partyTime() + (localMs - clock.now()) : localMs
+    session?.role === 'member' ? session.member.partyTimeAt(localMs) : localMs
 
   function stats(): MemberStat[] {
     if (session === undefined) return []
@@ -344,6 +344,11 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     if (player === undefined || r === undefined) return
     if (playerTimer !== undefined) clearTimeout(playerTimer)
     playerTimer = undefined
+    if (session?.role === 'member' && !session.member.clockReady()) {
+      // Party time is still a guess: a player started now would start at the wrong place and slew for seconds.
+      playerTimer = setTimeout(schedulePlayer, 50)
+      return
+    }
     const now = partyTime()
     const inForce = r.stateAt(now)
     if (inForce !== lastPlayerState) {
