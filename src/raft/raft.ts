@@ -11,6 +11,8 @@
  * has committed an entry of its own term (the fix to the single-server
  * change bug). A leader cannot remove itself: transfer leadership first.
  */
+
+import { InvalidInputError } from '../shared/errors.ts'
 import { InvalidConfChangeError, NotLeaderError, ProposalDroppedError } from './errors.ts'
 import { RaftLog } from './log.ts'
 import type {
@@ -25,7 +27,7 @@ import { Progress } from './progress.ts'
 import { committedIndex, quorumSize, voteResult } from './quorum.ts'
 import type { Random } from './random.ts'
 import type { ConfChange, ConfState, Entry, HardState, NodeId, Role, Snapshot, SoftState } from './types.ts'
-import { decodeConfState, encodeConfState } from './types.ts'
+import { decodeConfState, encodeConfState, MAX_ENTRY_BYTES } from './types.ts'
 
 export interface RaftOptions {
   id: NodeId
@@ -139,6 +141,8 @@ export class Raft {
 
   /** Leader only. Returns where the entry will sit; it is committed when an applied entry has this index and term. */
   propose(data: Uint8Array): Proposed {
+    if (data.byteLength > MAX_ENTRY_BYTES)
+      throw new InvalidInputError(`command of ${data.byteLength} bytes exceeds ${MAX_ENTRY_BYTES}`)
     this.#assertCanPropose()
     return this.#appendOwn('normal', data)
   }

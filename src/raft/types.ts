@@ -4,6 +4,9 @@
  */
 export type NodeId = string
 
+/** Largest command a proposal may carry (party commands are tiny; this is a sanity bound the wire enforces too). */
+export const MAX_ENTRY_BYTES = 256 * 1024
+
 /**
  * `normal` carries an application command; `conf` a full membership
  * configuration (see `encodeConfState`); `noop` is the entry a new leader
