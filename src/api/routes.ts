@@ -16,6 +16,7 @@ import { eventRoutes } from './routes/events.ts'
 import { libraryRoutes } from './routes/library.ts'
 import { nodeRoutes } from './routes/node.ts'
 import { partyRoutes } from './routes/party.ts'
+import { searchRoutes } from './routes/search.ts'
 import { songRoutes } from './routes/songs.ts'
 import { swarmRoutes } from './routes/swarm.ts'
 
@@ -25,5 +26,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...songRoutes,
   ...eventRoutes,
   ...partyRoutes,
+  ...searchRoutes,
   ...swarmRoutes,
 ]
