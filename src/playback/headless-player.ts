@@ -39,6 +39,8 @@ export interface HeadlessPlayerInit {
   playheadIntervalMs?: number
   /** Songs kept decoded ahead of (and including) the current one. Default 2. */
   preloadEntries?: number
+  /** A song `loadSong` could not provide is asked for again after this long, ms. Default 2000. */
+  retryLoadMs?: number
 }
 
 export interface HeadlessPlayerComponents {
@@ -84,7 +86,9 @@ export function createHeadlessPlayer(
   const renderer = new BlockRenderer({ sampleRate: PLAYER_SAMPLE_RATE })
   const songs = new Map<string, DecodedSong>()
   const loading = new Map<string, Promise<void>>()
-  const failed = new Set<string>()
+  /** Songs that could not be loaded, with the clock time to try again (a download may finish meanwhile). */
+  const failed = new Map<string, number>()
+  const retryMs = init.retryLoadMs ?? 2000
 
   let timeline: Timeline | undefined
   let queue: readonly QueueEntry[] = []
@@ -121,15 +125,17 @@ export function createHeadlessPlayer(
     const wanted = wantedCids()
     for (const cid of songs.keys()) if (!wanted.includes(cid)) songs.delete(cid)
     for (const cid of wanted) {
-      if (songs.has(cid) || loading.has(cid) || failed.has(cid)) continue
+      if (songs.has(cid) || loading.has(cid)) continue
+      if ((failed.get(cid) ?? Number.NEGATIVE_INFINITY) > components.clock.now()) continue
+      failed.delete(cid)
       const job = components
         .loadSong(cid, { signal: abort?.signal })
         .then((song) => {
-          if (song === undefined) failed.add(cid)
+          if (song === undefined) failed.set(cid, components.clock.now() + retryMs)
           else if (wantedCids().includes(cid)) songs.set(cid, song)
         })
         .catch((err: Error) => {
-          failed.add(cid)
+          failed.set(cid, components.clock.now() + retryMs)
           logger.error('could not load %s: %s', cid, err.message)
         })
         .finally(() => loading.delete(cid))

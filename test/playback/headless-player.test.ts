@@ -264,3 +264,31 @@ test('songs are loaded from the library by content id; unknown ids give silence,
   assert.equal(decoded?.frames, 4800)
   assert.equal(await load('nope'), undefined)
 })
+
+test('a song that was not available yet is asked for again and plays once it arrives', async () => {
+  const clock = new ManualClock(EPOCH)
+  let available = false
+  const path = join(dir, 'late.wav')
+  const p = createHeadlessPlayer(
+    { output: `wav:${path}`, recordingStartLocalMs: EPOCH, retryLoadMs: 1000 },
+    { clock, ...identity, loadSong: async () => (available ? song : undefined) },
+  )
+  await p.start()
+  p.setTimeline(start(EPOCH), queue)
+  await p.whenLoaded()
+  p.renderUntil(EPOCH + 500)
+  assert.equal(p.playhead().idle, 'loading')
+  available = true // the download finished
+  for (let t = EPOCH + 500; t <= EPOCH + 2000; t += 100) {
+    clock.set(t)
+    p.renderUntil(t)
+    await p.whenLoaded()
+  }
+  assert.equal(p.playhead().playing, true)
+  await p.stop()
+  const { left } = readRecording(path)
+  const first = firstSound(left)
+  assert.ok(first > 24_000 && first <= 1.6 * RATE, `first sound at ${first}`)
+  // It joins the party where the party is, not at the song's start.
+  assert.ok(Math.abs(left[first] - song.channels[0][first]) < S16_TOLERANCE)
+})
