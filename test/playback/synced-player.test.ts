@@ -1,4 +1,4 @@
-// Browser player logic against a fake Web Audio context: start time on the party clock with latency and manual offset, tiered drift correction (ignore / nudge ≤0.3 % / resync), pause.
+// Browser player logic against a fake Web Audio context: start time on the party clock with latency and manual offset, tiered drift correction (ignore / nudge ≤0.3 % / resync), render-quantum jitter, pause.
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import type { Timeline } from '../../src/playback/timeline.ts'
@@ -27,7 +27,7 @@ class FakeSource {
 }
 
 /** performance.now() and an audio clock that runs `audioDriftPpm` fast against it. */
-function world(audioDriftPpm = 0) {
+function world(audioDriftPpm = 0, quantumSeconds = 0) {
   const w = {
     perf: 10_000,
     partyOffset: 1_700_000_000_000, // party = perf + offset
@@ -35,7 +35,9 @@ function world(audioDriftPpm = 0) {
   }
   const context = {
     get currentTime() {
-      return 3 + ((w.perf - 10_000) / 1000) * (1 + audioDriftPpm / 1e6)
+      const t = 3 + ((w.perf - 10_000) / 1000) * (1 + audioDriftPpm / 1e6)
+      // Real contexts advance in render quanta (128 frames): reads lag by up to one.
+      return quantumSeconds === 0 ? t : Math.floor(t / quantumSeconds) * quantumSeconds
     },
     outputLatency: 0.02,
     baseLatency: 0.005,
@@ -157,5 +159,27 @@ test('a jump larger than 40 ms restarts the source at the right place; pause sto
   player.setTimeline(timeline(anchor, { paused: true, anchorPosition: 6.2 }), () => '/song')
   assert.equal(w.sources[1].stopped, true)
   assert.equal(player.playhead().idle, 'paused')
+  player.stop()
+})
+
+test('render-quantum steps in currentTime (2.7 ms) do not cause corrections', async () => {
+  const { w, player } = world(0, 128 / 48_000)
+  await synced(player)
+  player.setTimeline(timeline(w.perf + w.partyOffset - 5000), () => '/song')
+  await new Promise((r) => setTimeout(r, 10))
+  player.check()
+  let worst = 0
+  for (let i = 0; i < 120; i++) {
+    w.perf += 250 + (i % 7) * 0.37 // checks land on every phase of the quantum
+    player.check()
+    worst = Math.max(worst, Math.abs(player.playhead().errorMs ?? 99))
+    assert.equal(
+      w.sources[0].playbackRate.value,
+      1,
+      `nudged at check ${i}, error ${player.playhead().errorMs}`,
+    )
+  }
+  assert.equal(w.sources.length, 1)
+  assert.ok(worst < 2, `worst apparent error ${worst} ms`)
   player.stop()
 })

@@ -78,6 +78,7 @@ export class SyncedPlayer {
   #listeners = new Set<(playhead: BrowserPlayhead) => void>()
   #last: BrowserPlayhead
   #manualOffsetMs: number
+  #offsetReadings: Array<{ at: number; offset: number }> = []
 
   constructor(options: SyncedPlayerOptions) {
     this.#options = options
@@ -185,18 +186,34 @@ export class SyncedPlayer {
     return this.#context
   }
 
+  /**
+   * contextTime·1000 − performance.now(), de-jittered. `currentTime` moves in
+   * render quanta (128 frames, 2.7 ms at 48 kHz) and so lags the true audio
+   * clock by up to one quantum when read; the largest reading of the last
+   * two seconds is the closest to the truth (the audio clock's own drift
+   * against performance.now() is far too slow to matter in that window).
+   */
+  #contextOffsetMs(): number {
+    const now = this.#now()
+    const reading = this.#ctx().currentTime * 1000 - now
+    this.#offsetReadings = this.#offsetReadings.filter((r) => now - r.at < 2000)
+    this.#offsetReadings.push({ at: now, offset: reading })
+    return Math.max(...this.#offsetReadings.map((r) => r.offset))
+  }
+
+  #latencySeconds(): number {
+    const ctx = this.#ctx()
+    return (ctx.outputLatency ?? 0) + (ctx.baseLatency ?? 0)
+  }
+
   /** Context time whose sample is heard at performance time `perfMs`. */
   #contextTimeHeardAt(perfMs: number): number {
-    const ctx = this.#ctx()
-    const latency = (ctx.outputLatency ?? 0) + (ctx.baseLatency ?? 0)
-    return ctx.currentTime + (perfMs - this.#now()) / 1000 - latency
+    return (perfMs + this.#contextOffsetMs()) / 1000 - this.#latencySeconds()
   }
 
   /** Performance time at which context time `c` is heard. */
   #heardAtContextTime(c: number): number {
-    const ctx = this.#ctx()
-    const latency = (ctx.outputLatency ?? 0) + (ctx.baseLatency ?? 0)
-    return this.#now() + (c + latency - ctx.currentTime) * 1000
+    return (c + this.#latencySeconds()) * 1000 - this.#contextOffsetMs()
   }
 
   /** Party time that should be heard at performance time `perfMs` (manual offset applied). */
