@@ -5,13 +5,15 @@
  * sent per query beside the flooding bound. Goal: ≥ 95 % of holders found
  * within 1 s at TTL 4. Writes bench/results/search.json.
  *
- *   npm run bench:search [-- --nodes 50 --queries 20 --seed 42]
+ * Nodes are spread over several worker processes (bench/search-worker.ts) so
+ * the run uses every core; each process hosts NODES / PROCESSES nodes.
+ *
+ *   npm run bench:search [-- --nodes 50 --processes 5 --queries 20 --seed 42 --rtt]
  */
+import { type ChildProcess, fork } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { createTuttiLibp2p, type TuttiLibp2p } from '../src/net/libp2p.ts'
-import { createSearch, type Search } from '../src/search/search.ts'
-import { monotonicClock } from '../src/shared/clock.ts'
-import { FakeLibrary, song } from '../test/search/fake-library.ts'
+import { song as fakeSong } from '../test/search/fake-library.ts'
+import type { WorkerCommand } from './search-worker.ts'
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -22,8 +24,9 @@ const DEGREE = 4
 const COPIES = 3
 const SONGS = arg('songs', 40)
 const QUERIES = arg('queries', 20)
+const PROCESSES = arg('processes', 5)
 const CONCURRENCY = 4
-const TIMEOUT_MS = 2_000
+const TIMEOUT_MS = 5_000
 const SEED = arg('seed', Math.floor(Math.random() * 2 ** 31))
 
 function mulberry32(seed: number): () => number {
@@ -82,120 +85,151 @@ const quantile = (xs: number[], q: number) => {
 }
 const round = (x: number) => Math.round(x * 10) / 10
 
-interface Node {
-  libp2p: TuttiLibp2p
-  library: FakeLibrary
-  search: Search
-  id: string
+interface Worker {
+  child: ChildProcess
+  /** Global index of its first node. */
+  offset: number
+  count: number
+  waiters: Array<{ type: string; resolve: (message: Record<string, unknown>) => void }>
+  answers: Map<number, (times: number[]) => void>
+}
+
+function startWorker(offset: number, count: number): Worker {
+  const child = fork(new URL('./search-worker.ts', import.meta.url), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const worker: Worker = { child, offset, count, waiters: [], answers: new Map() }
+  child.on('message', (message: Record<string, unknown>) => {
+    if (message.type === 'error') {
+      console.error(`worker failed: ${message.message}`)
+      process.exit(1)
+    }
+    if (message.type === 'answered') {
+      worker.answers.get(message.qid as number)?.(message.times as number[])
+      worker.answers.delete(message.qid as number)
+      return
+    }
+    const i = worker.waiters.findIndex((w) => w.type === message.type)
+    if (i >= 0) worker.waiters.splice(i, 1)[0].resolve(message)
+  })
+  return worker
+}
+
+function request(worker: Worker, command: WorkerCommand, reply: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    worker.waiters.push({ type: reply, resolve })
+    worker.child.send(command)
+  })
 }
 
 async function main(): Promise<void> {
   console.log(
-    `search bench: ${NODES} nodes, degree ${DEGREE}, ${SONGS} songs × ${COPIES} copies, seed ${SEED}`,
+    `search bench: ${NODES} nodes in ${PROCESSES} processes, degree ${DEGREE}, ${SONGS} songs × ${COPIES} copies, seed ${SEED}`,
   )
-  const nodes: Node[] = []
-  // Each node's allowed neighbours; a connection gater pins the overlay to the random graph
-  // (otherwise the DHT opens shortcut connections, and search floods over every connection).
-  const neighbours = new Map<string, Set<string>>()
-  for (let i = 0; i < NODES; i++) {
-    let self = ''
-    const allowed = (peer: { toString(): string }) => neighbours.get(self)?.has(peer.toString()) ?? true
-    const libp2p = await createTuttiLibp2p({
-      mdns: false,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      autoDialBelow: 0,
-      connectionGater: {
-        denyDialPeer: (peer) => !allowed(peer),
-        denyInboundEncryptedConnection: (peer) => !allowed(peer),
-      },
-    })
-    self = libp2p.peerId.toString()
-    const library = new FakeLibrary()
-    // Generous limits: the bench measures reach, not the rate limiter. No background RTT pings:
-    // they dial providers, and every new connection would become a flooding neighbour mid-run.
-    const search = createSearch(
-      { rateLimit: { perSecond: 50, burst: 100 }, measureRtt: process.argv.includes('--rtt') },
-      { libp2p, library, clock: monotonicClock, load: () => 0 },
+  const workers: Worker[] = []
+  const perWorker = Math.ceil(NODES / PROCESSES)
+  for (let offset = 0; offset < NODES; offset += perWorker)
+    workers.push(startWorker(offset, Math.min(perWorker, NODES - offset)))
+  const ids: string[] = []
+  const addrs: string[] = []
+  for (const w of workers) {
+    const created = await request(
+      w,
+      { type: 'create', count: w.count, measureRtt: process.argv.includes('--rtt') },
+      'created',
     )
-    await search.start()
-    nodes.push({ libp2p, library, search, id: libp2p.peerId.toString() })
+    for (const n of created.nodes as Array<{ id: string; addr: string }>) {
+      ids.push(n.id)
+      addrs.push(n.addr)
+    }
   }
-  const songs = Array.from({ length: SONGS }, (_, i) =>
-    song(`Track ${i} of the bench`, `Artist ${i}`, `Album ${i % 7}`),
-  )
-  const holders = new Map<string, number[]>()
+  const workerOf = (node: number) =>
+    workers.find((w) => node >= w.offset && node < w.offset + w.count) as Worker
+
+  const songs = Array.from({ length: SONGS }, (_, i) => ({
+    title: `Track ${i} of the bench`,
+    artist: `Artist ${i}`,
+    album: `Album ${i % 7}`,
+    cid: '',
+  }))
+  const holders: number[][] = []
+  const songsOf: Array<typeof songs> = Array.from({ length: NODES }, () => [])
   for (const s of songs) {
     const chosen = new Set<number>()
     while (chosen.size < COPIES) chosen.add(pick(NODES))
-    holders.set(s.cid, [...chosen])
-    for (const i of chosen) nodes[i].library.add(s)
+    holders.push([...chosen])
+    for (const i of chosen) songsOf[i].push(s)
   }
   const edges = randomRegularGraph(NODES, DEGREE)
-  for (const node of nodes) neighbours.set(node.id, new Set())
+  const neighbours: string[][] = Array.from({ length: NODES }, () => [])
   for (const [x, y] of edges) {
-    neighbours.get(nodes[x].id)?.add(nodes[y].id)
-    neighbours.get(nodes[y].id)?.add(nodes[x].id)
+    neighbours[x].push(ids[y])
+    neighbours[y].push(ids[x])
   }
-  // A few dials at a time: a hundred simultaneous noise handshakes starve a shared CPU into timeouts.
-  const pending = [...edges]
   await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let e = pending.shift(); e !== undefined; e = pending.shift()) {
-        const [x, y] = e
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await nodes[x].libp2p.dial(nodes[y].libp2p.getMultiaddrs()[0], {
-              signal: AbortSignal.timeout(20_000),
-            })
-            break
-          } catch (err) {
-            if (attempt >= 3) throw err
-          }
-        }
-      }
-    }),
+    workers.map((w) =>
+      request(
+        w,
+        {
+          type: 'wire',
+          neighbours: neighbours.slice(w.offset, w.offset + w.count),
+          songs: songsOf.slice(w.offset, w.offset + w.count),
+          dials: edges
+            .filter(([x]) => workerOf(x) === w)
+            .map(([x, y]) => ({ local: x - w.offset, addr: addrs[y] })),
+        },
+        'wired',
+      ),
+    ),
   )
-  const allowed = new Set(
-    edges.flatMap(([x, y]) => [`${nodes[x].id}>${nodes[y].id}`, `${nodes[y].id}>${nodes[x].id}`]),
-  )
-  // The DHT may open shortcut connections; hang them up so the topology is the one measured.
-  const enforceTopology = async () => {
-    for (const node of nodes)
-      for (const c of node.libp2p.getConnections())
-        if (!allowed.has(`${node.id}>${c.remotePeer.toString()}`))
-          await node.libp2p.hangUp(c.remotePeer).catch(() => {})
-  }
   await new Promise((resolve) => setTimeout(resolve, 1_000))
+  const allStats = async () => {
+    const replies = await Promise.all(workers.map((w) => request(w, { type: 'stats' }, 'stats')))
+    const totals = { queryMessagesSent: 0, resultMessagesSent: 0 }
+    const degrees: number[] = []
+    let lagP99 = 0
+    for (const r of replies) {
+      const t = r.totals as typeof totals
+      totals.queryMessagesSent += t.queryMessagesSent
+      totals.resultMessagesSent += t.resultMessagesSent
+      degrees.push(...(r.degrees as number[]))
+      lagP99 = Math.max(lagP99, r.eventLoopLagP99Ms as number)
+    }
+    return { totals, degrees, lagP99 }
+  }
 
+  let qid = 0
   const rows = []
   for (let ttl = 1; ttl <= 5; ttl++) {
-    await enforceTopology()
-    const degrees = nodes.map(
-      (n) => new Set(n.libp2p.getConnections().map((c) => c.remotePeer.toString())).size,
-    )
-    const before = nodes.map((n) => n.search.stats())
+    const before = await allStats()
     const found: number[] = []
     const foundWithin1s: number[] = []
     const first: number[] = []
     const last: number[] = []
-    const plan = Array.from({ length: QUERIES }, () => ({ origin: pick(NODES), song: songs[pick(SONGS)] }))
-    const runOne = async ({ origin, song: target }: (typeof plan)[number]) => {
-      const expected = new Set(
-        (holders.get(target.cid) ?? []).filter((h) => h !== origin).map((h) => nodes[h].id),
-      )
-      if (expected.size === 0) return
-      const session = nodes[origin].search.search({ text: target.title }, { ttl, timeoutMs: TIMEOUT_MS })
-      const seen = new Map<string, number>()
-      for await (const hit of session) {
-        if (hit.hit.cid !== target.cid || !expected.has(hit.provider.peerId)) continue
-        if (!seen.has(hit.provider.peerId)) seen.set(hit.provider.peerId, hit.atMs)
-        if (seen.size === expected.size) session.end()
-      }
-      found.push(seen.size / expected.size)
-      foundWithin1s.push([...seen.values()].filter((ms) => ms <= 1_000).length / expected.size)
-      if (seen.size > 0) {
-        first.push(Math.min(...seen.values()))
-        last.push(Math.max(...seen.values()))
+    const plan = Array.from({ length: QUERIES }, () => ({ origin: pick(NODES), song: pick(SONGS) }))
+    const runOne = async ({ origin, song }: (typeof plan)[number]) => {
+      const expected = holders[song].filter((h) => h !== origin).map((h) => ids[h])
+      if (expected.length === 0) return
+      const worker = workerOf(origin)
+      const id = qid++
+      const times = await new Promise<number[]>((resolve) => {
+        worker.answers.set(id, resolve)
+        worker.child.send({
+          type: 'query',
+          qid: id,
+          origin: origin - worker.offset,
+          text: songs[song].title,
+          cid: cidOf(songs[song]),
+          expected,
+          ttl,
+          timeoutMs: TIMEOUT_MS,
+        } satisfies WorkerCommand)
+      })
+      found.push(times.length / expected.length)
+      foundWithin1s.push(times.filter((ms) => ms <= 1_000).length / expected.length)
+      if (times.length > 0) {
+        first.push(Math.min(...times))
+        last.push(Math.max(...times))
       }
     }
     const queue = [...plan]
@@ -206,21 +240,20 @@ async function main(): Promise<void> {
     )
     // Late answers still count as messages: let the flood settle before reading counters.
     await new Promise((resolve) => setTimeout(resolve, 300))
-    const after = nodes.map((n) => n.search.stats())
-    const sum = (key: 'queryMessagesSent' | 'resultMessagesSent') =>
-      after.reduce((acc, s, i) => acc + s[key] - before[i][key], 0)
+    const after = await allStats()
     const queries = found.length
-    const queryMessages = sum('queryMessagesSent') / queries
-    const resultMessages = sum('resultMessagesSent') / queries
+    const queryMessages = (after.totals.queryMessagesSent - before.totals.queryMessagesSent) / queries
+    const resultMessages = (after.totals.resultMessagesSent - before.totals.resultMessagesSent) / queries
     let bound = 0
     for (let k = 1; k <= ttl; k++) bound += DEGREE * (DEGREE - 1) ** (k - 1)
     bound = Math.min(bound, NODES * DEGREE)
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
     const row = {
       ttl,
       queries,
-      meanDegree: round(degrees.reduce((a, b) => a + b, 0) / NODES),
-      holdersFoundShare: round((100 * found.reduce((a, b) => a + b, 0)) / queries) / 100,
-      holdersFoundWithin1sShare: round((100 * foundWithin1s.reduce((a, b) => a + b, 0)) / queries) / 100,
+      meanDegree: round(mean(after.degrees)),
+      holdersFoundShare: Math.round(100 * mean(found)) / 100,
+      holdersFoundWithin1sShare: Math.round(100 * mean(foundWithin1s)) / 100,
       firstResultMs: {
         median: round(quantile(first, 0.5)),
         p10: round(quantile(first, 0.1)),
@@ -234,7 +267,8 @@ async function main(): Promise<void> {
       queryMessagesPerQuery: round(queryMessages),
       resultMessagesPerQuery: round(resultMessages),
       floodingBound: bound,
-      queryMessagesOverBound: round((100 * queryMessages) / bound) / 100,
+      queryMessagesOverBound: Math.round((100 * queryMessages) / bound) / 100,
+      eventLoopLagP99Ms: round(after.lagP99),
     }
     rows.push(row)
     console.log(
@@ -242,7 +276,7 @@ async function main(): Promise<void> {
         ` | first ${row.firstResultMs.median} ms [${row.firstResultMs.p10}–${row.firstResultMs.p90}]` +
         ` | last ${row.lastResultMs.median} ms [${row.lastResultMs.p10}–${row.lastResultMs.p90}]` +
         ` | query msgs/query ${row.queryMessagesPerQuery} vs flooding bound ${bound} (${row.queryMessagesOverBound}×)` +
-        ` + result msgs ${row.resultMessagesPerQuery} | degree ${row.meanDegree}`,
+        ` + result msgs ${row.resultMessagesPerQuery} | degree ${row.meanDegree} | event-loop lag p99 ${row.eventLoopLagP99Ms} ms`,
     )
   }
   const ttl4 = rows.find((r) => r.ttl === 4)
@@ -251,15 +285,14 @@ async function main(): Promise<void> {
   await mkdir('bench/results', { recursive: true })
   await writeFile(
     'bench/results/search.json',
-    `${JSON.stringify({ seed: SEED, nodes: NODES, degree: DEGREE, copies: COPIES, songs: SONGS, timeoutMs: TIMEOUT_MS, goalMet, rows }, null, 2)}\n`,
+    `${JSON.stringify({ seed: SEED, nodes: NODES, processes: workers.length, degree: DEGREE, copies: COPIES, songs: SONGS, timeoutMs: TIMEOUT_MS, goalMet, rows }, null, 2)}\n`,
   )
-  await Promise.all(
-    nodes.map(async (n) => {
-      await n.search.stop()
-      await n.libp2p.stop()
-    }),
-  )
+  for (const w of workers) w.child.send({ type: 'stop' } satisfies WorkerCommand)
+}
+
+/** The content id the fake library gives a song. */
+function cidOf(s: { title: string; artist: string; album: string }): string {
+  return fakeSong(s.title, s.artist, s.album).cid
 }
 
 await main()
-process.exit(0)
