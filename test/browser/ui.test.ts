@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Browser, chromium, type Page } from 'playwright-core'
+import { encodeWav } from '../../src/library/demo/encode.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -130,6 +131,19 @@ describe('web UI in Chromium', { skip: skipReason }, () => {
     )
   })
 
+  it('shows a song added to the music folder without a reload (event stream)', async () => {
+    const frames = 8000 * 3
+    const left = new Float32Array(frames).map((_, i) => Math.sin(i / 10) * 0.2)
+    const wav = encodeWav(
+      { sampleRate: 8000, left, right: left },
+      { title: 'Live Arrival', artist: 'Watcher', album: 'Events' },
+    )
+    await writeFile(join(dataDir, 'demo-library', 'live-arrival.wav'), wav)
+    const row = page.locator('table.songs tbody tr').filter({ hasText: 'Live Arrival' })
+    await waitFor(async () => (await row.count()) === 1, 'the new song in the table', { timeoutMs: 60_000 })
+    assert.equal(await page.locator('table.songs tbody tr').count(), 7)
+  })
+
   it('plays a song in the browser: the audio element streams it and its time advances', async () => {
     const row = page.locator('table.songs tbody tr').filter({ hasText: 'Night Drive' })
     await row.locator('button.play-button').click()
@@ -156,12 +170,11 @@ describe('web UI in Chromium', { skip: skipReason }, () => {
     const peerId = /Tutti node (\S+)/.exec(node.output())?.[1]
     assert.ok(peerId)
     assert.equal(await page.locator('.details code').first().textContent(), peerId)
-    const songs = await page
-      .locator('.card')
-      .filter({ hasText: 'Songs' })
-      .locator('.card-value')
-      .textContent()
-    assert.equal(songs, '6')
+    const songsCard = page.locator('.card').filter({ hasText: 'Songs' }).locator('.card-value')
+    await waitFor(
+      async () => (await songsCard.textContent()) === '7',
+      'the count of six demo tracks and the added one',
+    )
     await page.screenshot({ path: join(SCREENSHOTS, 'ui-status.png') })
   })
 

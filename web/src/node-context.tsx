@@ -23,13 +23,23 @@ export function NodeProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     const controller = new AbortController()
-    api.status(controller.signal).then(setStatus, () => undefined)
+    const loadStatus = () => api.status(controller.signal).then(setStatus, () => undefined)
+    void loadStatus()
+    // Counts change with songs and peers: refresh the status soon after such events, once per burst.
+    let refresh: ReturnType<typeof setTimeout> | undefined
     const stop = followEvents((frame) => {
       if (frame.type === 'status') setStatus(frame.payload)
+      else if (frame.type !== 'scan:progress' && refresh === undefined) {
+        refresh = setTimeout(() => {
+          refresh = undefined
+          void loadStatus()
+        }, 300)
+      }
       for (const handler of handlers.current) handler(frame)
     }, setConnection)
     return () => {
       controller.abort()
+      if (refresh !== undefined) clearTimeout(refresh)
       stop()
     }
   }, [])
