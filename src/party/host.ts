@@ -26,6 +26,9 @@ import { type CommandResult, memberOf, type PartyCommand, PLAYBACK_COMMANDS } fr
 
 const logger = log('party:host')
 
+/** A member may submit at most this many commands per second (a UI never needs more; a flood is refused). */
+export const MAX_SUBMITS_PER_SECOND = 20
+
 export interface PartyHostInit {
   partyId: string
   secret: string
@@ -60,6 +63,8 @@ interface Session {
   /** Outgoing messages are written one at a time, in order. */
   sendChain: Promise<void>
   closed: boolean
+  /** Submits in the current one-second window (rate limit). */
+  window: { start: number; count: number }
 }
 
 interface Liveness {
@@ -105,13 +110,19 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
     this.#timer = setInterval(() => this.#tick(), this.#init.heartbeatMs)
   }
 
-  stop(): void {
+  /** Stops heartbeats and hangs up on every member, after flushing what is queued to them (at most 1 s). */
+  async stop(): Promise<void> {
     if (this.#timer === undefined) return
     clearInterval(this.#timer)
     this.#timer = undefined
     this.#unsubscribe?.()
-    for (const s of this.#sessions.values()) this.#closeSession(s)
+    const sessions = [...this.#sessions.values()]
     this.#sessions.clear()
+    await Promise.race([
+      Promise.allSettled(sessions.map((s) => s.sendChain)),
+      new Promise((resolve) => setTimeout(resolve, 1_000)),
+    ])
+    for (const s of sessions) this.#closeSession(s)
   }
 
   /** Current RTT-derived lead for playback changes (ms). */
@@ -171,7 +182,14 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
       if (hello.partyId !== this.#init.partyId)
         return this.#refuseStream(framed, peerId, 'no such party here')
       if (hello.secret !== this.#init.secret) return this.#refuseStream(framed, peerId, 'wrong invite secret')
-      session = { peerId, framed, phase: 'pending', sendChain: Promise.resolve(), closed: false }
+      session = {
+        peerId,
+        framed,
+        phase: 'pending',
+        sendChain: Promise.resolve(),
+        closed: false,
+        window: { start: 0, count: 0 },
+      }
       const previous = this.#sessions.get(peerId)
       if (previous !== undefined) this.#closeSession(previous)
       this.#sessions.set(peerId, session)
@@ -250,6 +268,9 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
       this.emit('refused', { peerId: session.peerId, reason })
       return { result: { ok: false as const, code: 'invalid' as const, reason } }
     }
+    const now = this.#clock.now()
+    if (now - session.window.start >= 1_000) session.window = { start: now, count: 0 }
+    if (++session.window.count > MAX_SUBMITS_PER_SECOND) return refuse('too many commands: slow down')
     const verified = await verifySignedCommand(payload, signature)
     if (!verified.ok) return refuse(verified.reason)
     const { signed } = verified

@@ -323,6 +323,7 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
         const result = this.#replica.apply(message.index, message.entry)
         if (result !== undefined)
           this.emit('entry', { index: message.index, entry: message.entry, result: message.result })
+        if (this.#replica.state.ended) this.#shutdown('the host ended the party')
         return
       }
       case 'result':

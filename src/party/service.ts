@@ -423,7 +423,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     speakerTokens.revokeAll()
     components.player?.setTimeline(undefined, [])
     if (s.role === 'host') {
-      s.host.stop()
+      await s.host.stop()
       if (s.public) {
         try {
           void Promise.resolve(components.directory?.withdraw(s.invite.partyId)).catch(() => {})

@@ -240,7 +240,10 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
         () => host.party.status()?.members.some((m) => m.peerId === carolId) === false,
         'carol removed',
       )
-      assert.ok(alice.party.status()?.members.every((m) => m.peerId !== carolId))
+      await waitFor(
+        () => alice.party.status()?.members.every((m) => m.peerId !== carolId) === true,
+        'the removal reaches the other members',
+      )
       // Back online with the same identity: she rejoins with the same invite.
       await carol.party.stop()
       await carol.libp2p.start()
@@ -273,6 +276,9 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
       await host2.party.command({ type: 'reject', peerId: erin.libp2p.peerId.toString() })
       await assert.rejects(erinJoin, JoinRefusedError)
       assert.equal(erin.party.status(), undefined)
+      // The host ends the party: members are told and are out.
+      await host2.party.leave()
+      await waitFor(() => dave.party.status() === undefined, 'dave is out of the ended party')
     } finally {
       for (const n of [host2, dave, erin]) {
         await n.party.stop().catch(() => {})
