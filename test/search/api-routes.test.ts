@@ -108,3 +108,26 @@ test('without the search component the routes answer 503', async () => {
   const res = await fetch(`${bareUrl}/api/search/stream?q=x`, { headers: auth })
   assert.equal(res.status, 503)
 })
+
+test('`tutti search` prints songs as they are found, then the ranked table; `tutti party list` the directory', async () => {
+  const { searchCommand, partyListCommand } = await import('../../src/search/cli-search.ts')
+  const { PassThrough } = await import('node:stream')
+  const client = {
+    baseUrl: url,
+    token,
+    get: async <T>(path: string) => (await (await fetch(`${url}${path}`, { headers: auth })).json()) as T,
+    post: async <T>() => ({}) as T,
+  }
+  const out = new PassThrough()
+  let printed = ''
+  out.on('data', (chunk: Buffer) => {
+    printed += chunk.toString()
+  })
+  const results = await searchCommand(client, 'jolene', { timeoutMs: 1_500, out })
+  assert.equal(results[0]?.title, 'Jolene')
+  assert.match(printed, /found after \d+ ms: Dolly Parton — Jolene/)
+  assert.match(printed, /TITLE\s+ARTIST/)
+  printed = ''
+  await partyListCommand(client, false, out)
+  assert.match(printed, /Friday/)
+})
