@@ -41,6 +41,13 @@ export interface HeadlessPlayerInit {
   preloadEntries?: number
   /** A song `loadSong` could not provide is asked for again after this long, ms. Default 2000. */
   retryLoadMs?: number
+  /**
+   * Following a changed clock estimate: differences up to this are slewed
+   * away (inaudibly, at most `maxSlew`), larger ones jump. Defaults 20 ms and
+   * 0.002 (2 ms per second, about 3.5 cents).
+   */
+  hardResyncMs?: number
+  maxSlew?: number
 }
 
 export interface HeadlessPlayerComponents {
@@ -83,7 +90,11 @@ export function createHeadlessPlayer(
   const playheadIntervalMs = init.playheadIntervalMs ?? 250
   const preload = init.preloadEntries ?? 2
   const events = new TypedEmitter<HeadlessPlayerEvents>()
-  const renderer = new BlockRenderer({ sampleRate: PLAYER_SAMPLE_RATE })
+  const renderer = new BlockRenderer({
+    sampleRate: PLAYER_SAMPLE_RATE,
+    hardResyncMs: init.hardResyncMs,
+    maxSlew: init.maxSlew,
+  })
   const songs = new Map<string, DecodedSong>()
   const loading = new Map<string, Promise<void>>()
   /** Songs that could not be loaded, with the clock time to try again (a download may finish meanwhile). */
