@@ -35,7 +35,7 @@ export interface RaftApplication {
 
 export interface RaftNodeInit {
   id: NodeId
-  /** Milliseconds per tick (default 50). With the defaults a follower waits 10–20 ticks (0.5–1 s) before campaigning. */
+  /** Milliseconds per tick (default 50). With the defaults a follower waits 11–20 ticks (0.55–1 s) after the last heartbeat before campaigning. */
   tickMs?: number
   electionTick?: number
   heartbeatTick?: number

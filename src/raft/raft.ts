@@ -31,7 +31,7 @@ import { decodeConfState, encodeConfState, MAX_ENTRY_BYTES } from './types.ts'
 
 export interface RaftOptions {
   id: NodeId
-  /** Followers campaign after a random number of ticks in [electionTick, 2*electionTick). */
+  /** Followers campaign after a random number of ticks in (electionTick, 2*electionTick]. */
   electionTick?: number
   heartbeatTick?: number
   /** Ask for pre-votes before raising the term, so a rejoining partitioned node does not disrupt. */
@@ -339,6 +339,10 @@ export class Raft {
       this.vote = this.id
       voteTerm = this.term
     }
+    // A round that fails (usually a split vote) is retried sooner: half to one election
+    // timeout. No leader exists then, so nobody is in a lease that this could disturb.
+    this.#randomizedTimeout =
+      Math.ceil(this.#electionTick / 2) + Math.floor(this.#random.next() * (this.#electionTick / 2 + 1))
     this.#votes.set(this.id, true)
     if (this.#tallyVotes()) return
     for (const to of this.conf.voters) {
@@ -632,8 +636,13 @@ export class Raft {
     this.#messages.push(m)
   }
 
+  /**
+   * In (electionTick, 2*electionTick]: strictly more than the lease, so when a
+   * follower times out, the others (ticking at slightly different phases)
+   * have also let their lease on the dead leader lapse and answer its pre-vote.
+   */
   #resetRandomizedTimeout(): void {
-    this.#randomizedTimeout = this.#electionTick + Math.floor(this.#random.next() * this.#electionTick)
+    this.#randomizedTimeout = this.#electionTick + 1 + Math.floor(this.#random.next() * this.#electionTick)
   }
 
   #hardState(): HardState {
