@@ -113,7 +113,8 @@ function printStatus(s: PartyStatus): void {
   console.log(
     `playing   ${now.entry === null ? '-' : `${now.entry.artist} · ${now.entry.title} ${fmt(now.position)}/${fmt(now.entry.durationSec)}${now.playing ? '' : ' (paused)'}`}`,
   )
-  const upcoming = s.queue.slice(Math.max(0, now.index + 1))
+  const current = s.queue.findIndex((e) => e.entryId === now.entry?.entryId)
+  const upcoming = s.queue.slice(current + 1)
   console.log(
     `up next   ${
       upcoming.length === 0
