@@ -165,6 +165,8 @@ export interface PartyService {
   /** Local clock time of a party time (for players). */
   localTimeOf(partyMs: number): number
   partyTimeOf(localMs: number): number
+  /** Peer ids to fetch party songs from first: the other members. */
+  songProviders(): string[]
   /** Public parties from the directory; `nearby` when the host is connected over a LAN address. */
   parties(): FoundParty[]
   qrSvg(text: string): Promise<string>
@@ -467,6 +469,11 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       return speakerTokens.issue()
     },
     isSpeakerToken: (token) => speakerTokens.verify(token),
+    songProviders() {
+      const state = replica()?.state
+      if (state === undefined) return session === undefined ? [] : [session.invite.hostPeerId]
+      return state.members.map((m) => m.peerId).filter((p) => p !== self)
+    },
 
     async start() {
       if (started) return

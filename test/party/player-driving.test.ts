@@ -90,3 +90,38 @@ describe('player driving and prefetch', { timeout: 60_000 }, () => {
     assert.equal(calls.at(-1)?.timeline, undefined)
   })
 })
+
+describe('party song loader', () => {
+  it('plays library songs from disk and fetches the rest from the party members', async () => {
+    const { createPartySongLoader } = await import('../../src/party/song-loader.ts')
+    const asked: Array<{ cid: string; providers?: string[] }> = []
+    const decoded: string[] = []
+    const load = createPartySongLoader({
+      library: { get: (cid) => (cid === 'mine' ? ({ cid, path: '/music/mine.flac' } as never) : undefined) },
+      swarm: {
+        download: async (cid, options) => {
+          asked.push({ cid, providers: options?.providers })
+          if (cid === 'nowhere') throw new Error('no providers')
+          return { path: `/downloads/${cid}` }
+        },
+      },
+      providers: () => ['peerA', 'peerB'],
+      decode: async (path) => {
+        decoded.push(path)
+        return { sampleRate: 48_000, channels: [new Float32Array(1)], frames: 1, sourceSampleRate: 48_000 }
+      },
+    })
+    assert.ok(await load('mine'))
+    assert.ok(await load('theirs'))
+    assert.equal(
+      await load('nowhere'),
+      undefined,
+      'a song that cannot arrive stays silent instead of failing the player',
+    )
+    assert.deepEqual(decoded, ['/music/mine.flac', '/downloads/theirs'])
+    assert.deepEqual(asked, [
+      { cid: 'theirs', providers: ['peerA', 'peerB'] },
+      { cid: 'nowhere', providers: ['peerA', 'peerB'] },
+    ])
+  })
+})
