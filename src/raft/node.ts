@@ -66,6 +66,8 @@ export interface RaftStatus {
   commit: number
   applied: number
   conf: ConfState
+  /** Leader only: how far each member's log matches ours (promote a learner once it is close to `commit`). */
+  progress: Record<NodeId, { match: number; state: 'probe' | 'replicate' | 'snapshot' }>
 }
 
 export interface RaftNode {

@@ -398,6 +398,7 @@ class Simulation {
   applySnapshot(node: SimNode, snapshot: Snapshot): void {
     if (snapshot.index <= node.applied)
       this.fail(`${node.id}: snapshot ${snapshot.index} does not move past applied ${node.applied}`)
+    this.checkSnapshotConf(node, snapshot)
     node.machine = this.opts.machine.create(snapshot.data)
     node.applied = snapshot.index
     this.checkDigest(node, snapshot.index, 'snapshot install')
@@ -432,6 +433,20 @@ class Simulation {
         this.stats.acked++
       }
     }
+  }
+
+  /** A snapshot's membership must be the one the committed log says was in force at its index. */
+  checkSnapshotConf(node: SimNode, snapshot: Snapshot): void {
+    let conf = this.founders
+    for (let i = 1; i <= snapshot.index; i++) {
+      const key = this.committedLog.get(i)
+      if (key?.startsWith('conf/')) conf = decodeConfState(encoder.encode(key.slice(5)))
+    }
+    const norm = (c: ConfState) => JSON.stringify([[...c.voters].sort(), [...c.learners].sort()])
+    if (norm(conf) !== norm(snapshot.conf))
+      this.fail(
+        `${node.id}: snapshot at ${snapshot.index} has membership ${norm(snapshot.conf)}, the log says ${norm(conf)}`,
+      )
   }
 
   checkDigest(node: SimNode, index: number, what: string): void {
@@ -555,7 +570,7 @@ class Simulation {
       const node = pick(up)
       const raft = node.raft as Raft
       const snapshot = raft.compact(node.applied, (node.machine as SimStateMachine).snapshot())
-      this.persist(node, null, [], null)
+      this.checkSnapshotConf(node, snapshot)
       node.disk.snapshot = snapshot
       node.disk.entries = node.disk.entries.filter((e) => e.index > snapshot.index)
       this.note(`${node.id} compacted to ${snapshot.index}`)
