@@ -174,7 +174,10 @@ class RaftNodeShell implements RaftNode {
 
   status(): RaftStatus {
     const r = this.#running()
+    const progress: RaftStatus['progress'] = {}
+    for (const [id, pr] of r.progress) progress[id] = { match: pr.match, state: pr.state }
     return {
+      progress,
       id: r.id,
       role: r.role,
       leader: r.leader,
