@@ -167,6 +167,8 @@ export interface PartyService {
   partyTimeOf(localMs: number): number
   /** Peer ids to fetch party songs from first: the other members. */
   songProviders(): string[]
+  /** Sets (or replaces, or removes) the player driven by the timeline — the player needs the party clock, so it is often made after the service. */
+  attachPlayer(player: PartyPlayer | undefined): void
   /** Public parties from the directory; `nearby` when the host is connected over a LAN address. */
   parties(): FoundParty[]
   qrSvg(text: string): Promise<string>
@@ -201,6 +203,7 @@ interface MemberSession {
 
 export function createPartyService(init: PartyServiceInit, components: PartyServiceComponents): PartyService {
   const { libp2p, clock } = components
+  components = { ...components } // attachPlayer replaces the player on our own copy
   const events = new TypedEmitter<PartyServiceEvents>()
   const self = libp2p.peerId.toString()
   const prefetched = new Set<string>()
@@ -469,6 +472,12 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       return speakerTokens.issue()
     },
     isSpeakerToken: (token) => speakerTokens.verify(token),
+    attachPlayer(player) {
+      components.player?.setTimeline(undefined, [])
+      components.player = player
+      lastPlayerState = undefined
+      schedulePlayer()
+    },
     songProviders() {
       const state = replica()?.state
       if (state === undefined) return session === undefined ? [] : [session.invite.hostPeerId]

@@ -85,6 +85,17 @@ describe('player driving and prefetch', { timeout: 60_000 }, () => {
     )
   })
 
+  it('a player attached later gets the timeline in force at once', async () => {
+    const late: Array<Timeline | undefined> = []
+    party.attachPlayer({ setTimeline: (timeline) => late.push(timeline) })
+    assert.equal(late.length, 1)
+    assert.equal(late[0]?.paused, true)
+    assert.equal(late[0]?.cid, 'bafylocal')
+    party.attachPlayer({
+      setTimeline: (timeline, queue) => calls.push({ at: monotonicClock.now(), timeline, queue }),
+    })
+  })
+
   it('stops the player when the party ends', async () => {
     await party.leave()
     assert.equal(calls.at(-1)?.timeline, undefined)
