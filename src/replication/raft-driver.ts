@@ -140,9 +140,9 @@ export class RaftDriver {
     return this.raft.conf
   }
 
-  /** Resolves once every ready produced so far is persisted, sent and applied. */
+  /** Resolves once the ready being processed (if any) is persisted, sent and applied. */
   settled(): Promise<void> {
-    if (!this.#busy && !this.raft.hasReady()) return Promise.resolve()
+    if (!this.#busy) return Promise.resolve()
     return new Promise((resolve) => this.#idle.push(resolve))
   }
 
