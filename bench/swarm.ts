@@ -25,6 +25,8 @@ const U_LEECH = 2 * MiB
 const REPS = Number(process.env.BENCH_REPS ?? 3)
 const NS = (process.env.BENCH_N ?? '4,9').split(',').map(Number)
 const MODES = (process.env.BENCH_MODES ?? 'swarm,client-server,pair').split(',')
+/** Regular upload slots per node in swarm mode (the swarm's default is 4). */
+const SLOTS = process.env.BENCH_SLOTS === undefined ? undefined : Number(process.env.BENCH_SLOTS)
 
 interface Proc {
   child: ChildProcess
@@ -91,7 +93,7 @@ async function runSwarm(
     dataDir: join(work, 'seeder'),
     songPath,
     uploadRateBytes: U_SEED,
-    uploadSlots: mode === 'client-server' ? n : undefined,
+    uploadSlots: mode === 'client-server' ? n : SLOTS,
   })
   const leechers = await Promise.all(
     Array.from({ length: n }, (_, i) =>
@@ -99,7 +101,7 @@ async function runSwarm(
         cmd: 'init',
         dataDir: join(work, `leecher-${i}`),
         uploadRateBytes: U_LEECH,
-        uploadSlots: mode === 'client-server' ? 0 : undefined,
+        uploadSlots: mode === 'client-server' ? 0 : SLOTS,
       }),
     ),
   )

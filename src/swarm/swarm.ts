@@ -140,6 +140,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
         manifest,
         have: fullBitfield(pieces),
         complete: true,
+        preverified: false,
         readPiece: (index) => readLibraryPiece(song.path, manifest, index),
       }
     }
@@ -151,6 +152,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       manifest: d.manifest,
       have: store.have,
       complete: store.isComplete(),
+      preverified: true,
       readPiece: (index) => store.readPiece(index),
     }
   }
