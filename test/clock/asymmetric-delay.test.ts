@@ -1,0 +1,94 @@
+// Clock sync through a TCP relay that delays each direction on purpose (tc netem is not available here): symmetric delay converges to < 1 ms; one-way delay biases the estimate by half the asymmetry, no more, and the reported uncertainty covers it.
+import assert from 'node:assert/strict'
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+import { after, test } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createClockSync } from '../../src/clock/clock-sync.ts'
+import { handleClockProtocol } from '../../src/clock/protocol.ts'
+import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
+import { type Clock, monotonicClock } from '../../src/shared/clock.ts'
+
+const nodes: TuttiLibp2p[] = []
+const servers: Server[] = []
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop()))
+  for (const s of servers) s.close()
+})
+
+/** Forward bytes to `port`, each direction delayed by its own function of time; order is preserved. */
+async function delayingRelay(
+  port: number,
+  forwardMs: () => number,
+  backwardMs: () => number,
+): Promise<number> {
+  const pipe = (from: Socket, to: Socket, delay: () => number) => {
+    let due = 0
+    from.on('data', (chunk) => {
+      due = Math.max(due, performance.now() + delay())
+      setTimeout(() => to.write(chunk), due - performance.now())
+    })
+    from.on('close', () => setTimeout(() => to.destroy(), Math.max(0, due - performance.now())))
+    from.on('error', () => to.destroy())
+  }
+  const server = createServer((client) => {
+    client.setNoDelay(true)
+    const upstream = tcpConnect(port, '127.0.0.1')
+    upstream.setNoDelay(true)
+    pipe(client, upstream, forwardMs)
+    pipe(upstream, client, backwardMs)
+  })
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as { port: number }).port
+}
+
+/** Seeded jitter so a failure can be replayed. */
+function jitter(seed: number, meanMs: number, spreadMs: number): () => number {
+  let a = seed
+  return () => {
+    a = (a * 1_103_515_245 + 12_345) % 2 ** 31
+    return meanMs + (a / 2 ** 31 - 0.5) * 2 * spreadMs
+  }
+}
+
+const origin = monotonicClock.now()
+const hostClock: Clock = {
+  now: () => monotonicClock.now() - 31_415.9265 + 150e-6 * (monotonicClock.now() - origin),
+}
+
+async function errorThroughRelay(forwardMs: () => number, backwardMs: () => number) {
+  const host = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
+  const member = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
+  nodes.push(host, member)
+  await handleClockProtocol(host, hostClock)
+  const hostPort = Number(/\/tcp\/(\d+)/.exec(host.getMultiaddrs()[0].toString())?.[1])
+  const relayPort = await delayingRelay(hostPort, forwardMs, backwardMs)
+  await member.dial(multiaddr(`/ip4/127.0.0.1/tcp/${relayPort}/p2p/${host.peerId}`))
+  const sync = createClockSync(
+    { reference: host.peerId, intervalMs: 100, stableIntervalMs: 100, estimator: { bucketMs: 200 } },
+    { libp2p: member, clock: monotonicClock },
+  )
+  sync.start()
+  await new Promise((resolve) => setTimeout(resolve, 5000))
+  const local = monotonicClock.now()
+  const errorMs = sync.toParty(local) - (local - 31_415.9265 + 150e-6 * (local - origin))
+  const uncertaintyMs = sync.estimate()?.uncertaintyMs as number
+  await sync.stop()
+  return { errorMs, uncertaintyMs }
+}
+
+test('symmetric 5 ± 1 ms each way: party time within 1.5 ms', async () => {
+  const { errorMs, uncertaintyMs } = await errorThroughRelay(jitter(1, 5, 1), jitter(2, 5, 1))
+  console.log(`symmetric: error ${errorMs.toFixed(3)} ms, uncertainty ${uncertaintyMs.toFixed(3)} ms`)
+  // 1.5 ms, not 1: the relay's timers (1 ms granularity) and all three parties share one event loop.
+  assert.ok(Math.abs(errorMs) < 1.5, `error ${errorMs} ms (seeds 1, 2)`)
+  assert.ok(Math.abs(errorMs) <= uncertaintyMs, 'within the reported uncertainty')
+})
+
+test('10 ms extra on the way to the host only: biased by half of it (+5 ms), no more', async () => {
+  const { errorMs, uncertaintyMs } = await errorThroughRelay(jitter(3, 12, 1), jitter(4, 2, 1))
+  console.log(`asymmetric: error ${errorMs.toFixed(3)} ms, uncertainty ${uncertaintyMs.toFixed(3)} ms`)
+  // No two-way exchange can see asymmetry: θ = offset + (forward − backward)/2 = offset + 5 ms.
+  assert.ok(Math.abs(errorMs - 5) < 1.5, `error ${errorMs} ms, expected +5 ± 1.5 (seeds 3, 4)`)
+  assert.ok(Math.abs(errorMs) <= uncertaintyMs, 'the reported uncertainty covers the bias')
+})
