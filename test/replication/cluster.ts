@@ -129,7 +129,7 @@ export class Group {
       if (m.up) {
         m.up = false
         await m.log.stop({ handOff: false }).catch(() => {})
-        await m.libp2p.stop().catch(() => {})
+        await Promise.resolve(m.libp2p.stop()).catch(() => {})
       }
     }
     await rm(this.root, { recursive: true, force: true })
