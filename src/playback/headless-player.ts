@@ -77,6 +77,8 @@ export interface HeadlessPlayer {
   /** Resolves when every song the timeline needs now is decoded (or failed). For tests and start-up. */
   whenLoaded(): Promise<void>
   readonly recording: RecordingInfo | undefined
+  /** Times a pipe output ran dry and blocks were skipped to stay aligned. */
+  readonly underruns: number
 }
 
 export function createHeadlessPlayer(
@@ -118,6 +120,7 @@ export function createHeadlessPlayer(
     idle: 'no-timeline',
   }
   let lastEmitLocal = Number.NEGATIVE_INFINITY
+  let underruns = 0
 
   function wantedCids(): string[] {
     if (timeline === undefined) return []
@@ -173,10 +176,30 @@ export function createHeadlessPlayer(
     }
   }
 
+  /**
+   * A device fed through a pipe plays on regardless: if we fell behind (an
+   * event-loop stall longer than the lookahead), it ran dry, and whatever we
+   * write next is heard `outputLatencyMs` from now, not when it was due.
+   * Skip the blocks that can no longer be on time so the stream stays
+   * aligned (a recording never skips: it is not played live).
+   */
+  function skipIfDeviceStarved(start: number): void {
+    const now = components.clock.now()
+    const due = start + (framesWritten * 1000) / PLAYER_SAMPLE_RATE
+    if (due >= now) return
+    const resumeAt = now + (init.outputLatencyMs ?? 100)
+    const blocks = Math.ceil(((resumeAt - due) * PLAYER_SAMPLE_RATE) / 1000 / blockFrames)
+    logger('output starved: skipping %d blocks (%s ms late)', blocks, (now - due).toFixed(1))
+    framesWritten += blocks * blockFrames
+    renderer.reset()
+    underruns += 1
+  }
+
   function renderUntil(localMs: number): void {
     if (recording === undefined || sink === undefined) return
     const start = recording.recordingStartLocalMs
     let rendered = false
+    if (spec.kind === 'pipe') skipIfDeviceStarved(start)
     while (start + (framesWritten * 1000) / PLAYER_SAMPLE_RATE < localMs) {
       const block = renderer.render({
         blockStartLocal: start + (framesWritten * 1000) / PLAYER_SAMPLE_RATE,
@@ -198,6 +221,9 @@ export function createHeadlessPlayer(
   return {
     get recording() {
       return recording
+    },
+    get underruns() {
+      return underruns
     },
     async start() {
       if (sink !== undefined) return

@@ -292,3 +292,28 @@ test('a song that was not available yet is asked for again and plays once it arr
   // It joins the party where the party is, not at the song's start.
   assert.ok(Math.abs(left[first] - song.channels[0][first]) < S16_TOLERANCE)
 })
+
+test('a pipe output that fell behind skips ahead instead of playing late forever', async () => {
+  const out = join(dir, 'starved.raw')
+  const clock = new ManualClock(EPOCH)
+  const p = createHeadlessPlayer(
+    { output: `pipe:cat > '${out}'`, recordingStartLocalMs: EPOCH, outputLatencyMs: 100 },
+    { clock, ...identity, loadSong: async (cid) => ({ a: song })[cid] },
+  )
+  await p.start()
+  p.setTimeline(start(EPOCH), queue)
+  await p.whenLoaded()
+  p.renderUntil(EPOCH + 200)
+  clock.set(EPOCH + 700) // a 500 ms stall: the device ran dry at +200 ms
+  p.renderUntil(EPOCH + 900)
+  await p.stop()
+  assert.equal(p.underruns, 1)
+  const raw = readFileSync(out)
+  // After the 200 ms on time, the stream resumes with the audio due 100 ms (the latency) after the stall ended.
+  const resumedFrame = 200 * 48
+  const value = raw.readInt16LE(resumedFrame * 4) / 32767
+  assert.ok(
+    Math.abs(value - song.channels[0][800 * 48]) < S16_TOLERANCE,
+    'resumes with the audio due at +800 ms',
+  )
+})
