@@ -22,8 +22,9 @@ export type WorkerCommand =
       type: 'wire'
       neighbours: string[][]
       songs: Array<Array<{ title: string; artist: string; album: string }>>
-      dials: Array<{ local: number; addr: string }>
+      dials: Array<{ local: number; addr: string; peer: string }>
     }
+  | { type: 'repair' }
   | {
       type: 'query'
       qid: number
@@ -38,6 +39,7 @@ export type WorkerCommand =
   | { type: 'stop' }
 
 const nodes: Node[] = []
+let edges: Array<{ local: number; addr: string; peer: string }> = []
 const neighbours = new Map<string, Set<string>>()
 const lag = monitorEventLoopDelay({ resolution: 10 })
 lag.enable()
@@ -79,8 +81,19 @@ async function wire(command: Extract<WorkerCommand, { type: 'wire' }>): Promise<
     neighbours.set(node.id, new Set(command.neighbours[i]))
     for (const s of command.songs[i]) node.library.add(song(s.title, s.artist, s.album))
   })
+  edges = command.dials
+  await dialAll(command.dials)
+  send({ type: 'wired' })
+}
+
+/** Dials the given edges, a few at a time, skipping those already connected. */
+async function dialAll(dials: typeof edges): Promise<number> {
   const { multiaddr } = await import('@multiformats/multiaddr')
-  const pending = [...command.dials]
+  const { peerIdFromString } = await import('@libp2p/peer-id')
+  const pending = dials.filter(
+    (d) => nodes[d.local].libp2p.getConnections(peerIdFromString(d.peer)).length === 0,
+  )
+  const count = pending.length
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       for (let d = pending.shift(); d !== undefined; d = pending.shift()) {
@@ -95,7 +108,7 @@ async function wire(command: Extract<WorkerCommand, { type: 'wire' }>): Promise<
       }
     }),
   )
-  send({ type: 'wired' })
+  return count
 }
 
 async function query(command: Extract<WorkerCommand, { type: 'query' }>): Promise<void> {
@@ -139,6 +152,7 @@ process.on('message', (command: WorkerCommand) => {
     else if (command.type === 'wire') await wire(command)
     else if (command.type === 'query') await query(command)
     else if (command.type === 'stats') stats()
+    else if (command.type === 'repair') send({ type: 'repaired', redialled: await dialAll(edges) })
     else if (command.type === 'stop') {
       await Promise.all(
         nodes.map(async (n) => {

@@ -176,7 +176,7 @@ async function main(): Promise<void> {
           songs: songsOf.slice(w.offset, w.offset + w.count),
           dials: edges
             .filter(([x]) => workerOf(x) === w)
-            .map(([x, y]) => ({ local: x - w.offset, addr: addrs[y] })),
+            .map(([x, y]) => ({ local: x - w.offset, addr: addrs[y], peer: ids[y] })),
         },
         'wired',
       ),
@@ -201,6 +201,10 @@ async function main(): Promise<void> {
   let qid = 0
   const rows = []
   for (let ttl = 1; ttl <= 5; ttl++) {
+    // Re-dial overlay edges that dropped (a starved event loop can fail libp2p's keep-alive pings).
+    const repaired = await Promise.all(workers.map((w) => request(w, { type: 'repair' }, 'repaired')))
+    const redialled = repaired.reduce((acc, r) => acc + (r.redialled as number), 0)
+    if (redialled > 0) console.log(`  (re-dialled ${redialled} dropped overlay edges)`)
     const before = await allStats()
     const found: number[] = []
     const foundWithin1s: number[] = []

@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { z } from 'zod'
 import type { Library } from '../library/types.ts'
 import { FramedStream, WireError } from '../net/framed.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
@@ -31,6 +32,7 @@ import { log } from '../shared/logger.ts'
 import { CatalogService } from './catalog.ts'
 import { EmptyQueryError } from './errors.ts'
 import { LocalMatcher } from './local-match.ts'
+import { NeighbourStreams } from './neighbour-streams.ts'
 import type { Provider } from './rank.ts'
 import { TokenBuckets } from './rate-limit.ts'
 import { currentReachability, type Reachability } from './reachability.ts'
@@ -52,6 +54,9 @@ import { type ShareScopeCheck, shareEverything } from './share.ts'
 import { TextIndex } from './text-index.ts'
 
 const logger = log('search')
+
+/** An inbound query or result stream with no frame for this long is closed. */
+const STREAM_IDLE_MS = 120_000
 
 export interface SearchInit {
   /** TTL of queries this node starts. Default 4. */
@@ -145,6 +150,7 @@ export class Search extends TypedEmitter<SearchEvents> {
   readonly #scores = new Map<string, PeerScore>()
   readonly #rttCache = new Map<string, { rttMs: number; at: number }>()
   readonly #pings = new Map<string, Promise<number | undefined>>()
+  readonly #streams: NeighbourStreams
   readonly #measureRtts: boolean
   readonly #stats: SearchStats = {
     queriesStarted: 0,
@@ -183,12 +189,14 @@ export class Search extends TypedEmitter<SearchEvents> {
     this.#dialTimeoutMs = init.dialTimeoutMs ?? 5_000
     this.#maxHits = Math.min(MAX_HITS_PER_RESULT, init.maxHitsPerAnswer ?? 20)
     this.#measureRtts = init.measureRtt ?? true
+    this.#streams = new NeighbourStreams(components.libp2p, { dialTimeoutMs: this.#dialTimeoutMs })
   }
 
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
     this.#matcher.start()
+    this.#streams.start()
     // Relayed (limited) connections carry search too: they are small messages, and they are
     // how a node behind NAT takes part at all.
     await this.#libp2p.handle(
@@ -213,6 +221,7 @@ export class Search extends TypedEmitter<SearchEvents> {
     this.#started = false
     for (const { session } of [...this.#sessions.values()]) session.end()
     this.#matcher.stop()
+    await this.#streams.stop()
     await this.#catalog.stop()
     await this.#libp2p.unhandle([SEARCH_PROTOCOL, RESULTS_PROTOCOL]).catch(() => {})
   }
@@ -282,7 +291,12 @@ export class Search extends TypedEmitter<SearchEvents> {
     const from = connection.remotePeer.toString()
     const framed = new FramedStream(stream, QueryMessage, NoMessage, { maxMessageBytes: MAX_QUERY_BYTES })
     try {
-      for await (const query of framed.messages({ signal: AbortSignal.timeout(60_000) }))
+      // A neighbour keeps one stream open for all its queries; close it after a quiet spell.
+      for (
+        let query = await this.#readIdle(framed);
+        query !== undefined;
+        query = await this.#readIdle(framed)
+      )
         this.#onQuery(query, from)
       await framed.close()
     } catch (err) {
@@ -412,25 +426,13 @@ export class Search extends TypedEmitter<SearchEvents> {
   async #onResultStream(stream: Stream, connection: Connection): Promise<void> {
     const framed = new FramedStream(stream, ResultMessage, NoMessage, { maxMessageBytes: MAX_RESULT_BYTES })
     try {
-      const result = await framed.read({ signal: AbortSignal.timeout(30_000) })
+      for (
+        let result = await this.#readIdle(framed);
+        result !== undefined;
+        result = await this.#readIdle(framed)
+      )
+        void this.#onResult(result, connection)
       await framed.close()
-      if (result === undefined) return
-      this.#stats.resultMessagesReceived++
-      const entry = this.#sessions.get(result.queryId)
-      if (entry !== undefined) {
-        this.#deliver(entry.session, entry.startedAt, result, connection)
-        return
-      }
-      // Not ours: pass it on towards the asker — straight to it when connected, else to
-      // whoever sent us the query. Results for queries we never saw are dropped.
-      const seen = this.#seen.get(result.queryId, this.#clock.now())
-      if (seen === undefined || seen.origin === undefined || result.backHops >= 16) return
-      const onward = { ...result, backHops: result.backHops + 1 }
-      if (this.#connected(seen.origin) && (await this.#trySend(seen.origin, onward))) {
-        this.#stats.resultsRoutedBack++
-        return
-      }
-      if (seen.from !== seen.origin) await this.#routeBack(result, seen.from)
     } catch (err) {
       if (err instanceof WireError) {
         this.#stats.malformed++
@@ -438,6 +440,35 @@ export class Search extends TypedEmitter<SearchEvents> {
       }
       framed.abort(err as Error)
     }
+  }
+
+  /** Next frame, or undefined at EOF or after `STREAM_IDLE_MS` without one. */
+  async #readIdle<T>(framed: FramedStream<T, never>): Promise<T | undefined> {
+    try {
+      return await framed.read({ signal: AbortSignal.timeout(STREAM_IDLE_MS) })
+    } catch (err) {
+      if ((err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') return undefined
+      throw err
+    }
+  }
+
+  async #onResult(result: ResultMessage, connection: Connection): Promise<void> {
+    this.#stats.resultMessagesReceived++
+    const entry = this.#sessions.get(result.queryId)
+    if (entry !== undefined) {
+      this.#deliver(entry.session, entry.startedAt, result, connection)
+      return
+    }
+    // Not ours: pass it on towards the asker — straight to it when connected, else to
+    // whoever sent us the query. Results for queries we never saw are dropped.
+    const seen = this.#seen.get(result.queryId, this.#clock.now())
+    if (seen === undefined || seen.origin === undefined || result.backHops >= 16) return
+    const onward = { ...result, backHops: result.backHops + 1 }
+    if (this.#connected(seen.origin) && (await this.#trySend(seen.origin, onward))) {
+      this.#stats.resultsRoutedBack++
+      return
+    }
+    if (seen.from !== seen.origin) await this.#routeBack(result, seen.from)
   }
 
   #deliver(session: SearchSession, startedAt: number, result: ResultMessage, connection: Connection): void {
@@ -492,23 +523,8 @@ export class Search extends TypedEmitter<SearchEvents> {
     if (rttMs !== undefined) session.updateRtt(peerId, rttMs)
   }
 
-  async #send<T>(
-    peer: PeerId,
-    protocol: string,
-    schema: import('zod').ZodType<T>,
-    message: T,
-    max: number,
-  ): Promise<void> {
-    const signal = AbortSignal.timeout(this.#dialTimeoutMs)
-    const stream = await this.#libp2p.dialProtocol(peer, protocol, { signal, runOnLimitedConnection: true })
-    const framed = new FramedStream(stream, NoMessage, schema, { maxMessageBytes: max })
-    try {
-      await framed.write(message, { signal })
-      await framed.close({ signal })
-    } catch (err) {
-      framed.abort(err as Error)
-      throw err
-    }
+  #send<T>(peer: PeerId, protocol: string, schema: z.ZodType<T>, message: T, max: number): Promise<void> {
+    return this.#streams.send(peer, protocol, schema, message, max)
   }
 
   /** Direct addresses first, then relay addresses, so an asker behind NAT can still be dialled. */
