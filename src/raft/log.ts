@@ -143,7 +143,7 @@ export class RaftLog {
   }
 
   unstableEntries(): Entry[] {
-    return this.entries.slice(this.stable - this.snapshot.index)
+    return this.entries.slice(Math.max(0, this.stable - this.snapshot.index))
   }
 
   /** Committed entries not yet handed to the app. */

@@ -249,7 +249,13 @@ class RaftNodeShell implements RaftNode {
       while (raft.hasReady()) {
         const rd = raft.ready()
         await this.#components.storage?.save(rd)
-        for (const m of rd.messages) this.#components.transport.send(m.to, m)
+        for (const m of rd.messages) {
+          try {
+            this.#components.transport.send(m.to, m)
+          } catch (err) {
+            this.#log('send to %s failed: %s', m.to, (err as Error).message) // a lost message: Raft retries
+          }
+        }
         if (rd.snapshot) {
           await this.#components.application.restore(rd.snapshot)
           for (const [index, w] of this.#waiters) {
