@@ -183,6 +183,8 @@ export class Download {
 
   resume(): void {
     if (this.state !== 'paused') return
+    // The links were closed by pause, not by failure: no redial backoff.
+    this.#lastDial.clear()
     this.#activate()
   }
 

@@ -359,6 +359,8 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     get: (cid) => downloads.get(cid)?.info(),
     read,
     stat,
+    load: () => uploads.load(),
+    activeUploads: () => uploads.load(),
     songSource: () => ({
       stat,
       read: (cid, start, end, signal) => read(cid, start, end, { signal }),

@@ -89,6 +89,10 @@ export interface Swarm {
   read(cid: string, start: number, endInclusive: number, options?: ReadOptions): AsyncIterable<Uint8Array>
   /** Size of a song we can serve (library or known manifest). */
   stat(cid: string): { size: number; mime: string } | undefined
+  /** Our active uploads (unchoked peers): the load figure peers and search answers report. */
+  load(): number
+  /** Same as `load()`. */
+  activeUploads(): number
   /** Adapter for the API's HTTP Range route. */
   songSource(): SongSource
   on<K extends keyof SwarmEvents>(type: K, listener: (payload: SwarmEvents[K]) => void): () => void
