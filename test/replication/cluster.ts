@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
-import { applyCommand, createPartyState, type PartyLogEntry, type PartyState } from '../../src/party/state.ts'
 import {
   createRaftPartyLog,
   type RaftPartyLog,
@@ -11,8 +10,10 @@ import {
 } from '../../src/replication/raft-party-log.ts'
 import { monotonicClock } from '../../src/shared/clock.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { enqueueEntry, foundingState, PARTY_ID } from './fixtures/party.ts'
 
-export const PARTY_ID = 'p1'
+export { PARTY_ID } from './fixtures/party.ts'
+export const enqueue = enqueueEntry
 
 export interface Member {
   id: string
@@ -24,30 +25,6 @@ export interface Member {
 
 export async function newLibp2p(): Promise<TuttiLibp2p> {
   return createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
-}
-
-/** The party every founder starts from: the first node hosts, the others have joined. */
-export function foundingState(ids: string[]): PartyState {
-  let state = createPartyState({ id: PARTY_ID, name: 'Friday', hostPeerId: ids[0], hostName: 'host' })
-  for (const id of ids.slice(1)) {
-    state = applyCommand(state, {
-      command: { type: 'join', name: id.slice(-6) },
-      from: id,
-      effectivePartyTime: 0,
-    }).state
-  }
-  return state
-}
-
-export function enqueue(from: string, n: number): PartyLogEntry {
-  return {
-    command: {
-      type: 'enqueue',
-      song: { cid: `bafy${n}`, title: `Song ${n}`, artist: 'Band', durationSec: 180 },
-    },
-    from,
-    effectivePartyTime: n,
-  }
 }
 
 /** Dial everyone from everyone so each peer store knows the others' addresses. */
