@@ -40,6 +40,11 @@ export interface TuttiLibp2pOptions {
   dhtPrivateAddresses?: boolean
   /** Offer to relay for peers behind NAT (circuit relay v2 hop), with limits. Default false. */
   relayServer?: boolean
+  /**
+   * Take reservations on relays we connect to (adds a `/p2p-circuit` listen address), so peers can
+   * reach us through a relay while we are behind NAT. Default false.
+   */
+  relayClient?: boolean
   /** Connection-manager cap. */
   maxConnections?: number
   /**
@@ -91,7 +96,12 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
   }
   const node = await createLibp2p({
     privateKey: options.privateKey,
-    addresses: { listen: options.listen ?? ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws'] },
+    addresses: {
+      listen: [
+        ...(options.listen ?? ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']),
+        ...(options.relayClient === true ? ['/p2p-circuit'] : []),
+      ],
+    },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
