@@ -166,7 +166,8 @@ async function crossCorrelate(a: NodeProc, b: NodeProc, atTrue: number): Promise
 
 const nodes = CONFIG.map(start)
 try {
-  await Promise.all(nodes.map((n) => waitMessage(n, 'ready')))
+  // Generous: on a loaded machine five node processes take a while to start.
+  await Promise.all(nodes.map((n) => waitMessage(n, 'ready', 120_000)))
   const [host, m1, m2, m3, late] = nodes
   const { invite } = (await waitMessage(host, 'invite')) as { invite: string }
   for (const m of [m1, m2, m3]) m.child.send({ type: 'join', invite })

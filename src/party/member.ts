@@ -32,6 +32,9 @@ import type { CommandResult, PartyCommand, PartyLogEntry } from './state.ts'
 
 const logger = log('party:member')
 
+/** After (re)connecting, clock samples go out every 50 ms for this long, then once per heartbeat. */
+const FAST_SAMPLING_MS = 10_000
+
 export interface PartyMemberInit {
   invite: Invite
   name: string
@@ -236,16 +239,18 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
       haveIndex: this.#replica?.index,
     })
     void this.#readLoop(framed)
-    // Fast clock samples (every 50 ms) until party time is trustworthy; then the 1 s heartbeat carries on.
+    // Fast clock samples (every 50 ms) for the first seconds and until party time is trustworthy; then the 1 s heartbeat carries on.
     this.#connectedAt = this.#clock.now()
-    if (this.#fastPing === undefined) {
-      this.#fastPing = setInterval(() => {
-        if (this.#framed === framed && !this.clockReady()) return this.#ping()
-        clearInterval(this.#fastPing)
-        this.#fastPing = undefined
-      }, 50)
-      this.#ping()
-    }
+    if (this.#fastPing !== undefined) clearInterval(this.#fastPing)
+    this.#fastPing = setInterval(() => {
+      // Keep sampling fast for the first 10 s too: more candidates per bucket, so the
+      // min-delay filter finds a quiet moment even on a loaded machine or network.
+      const young = this.#clock.now() - this.#connectedAt < FAST_SAMPLING_MS
+      if (this.#framed === framed && (young || !this.clockReady())) return this.#ping()
+      clearInterval(this.#fastPing)
+      this.#fastPing = undefined
+    }, 50)
+    this.#ping()
     const onAbort = () => this.#welcomed?.reject(new HostUnreachableError('join aborted'))
     options?.signal?.addEventListener('abort', onAbort, { once: true })
     try {
