@@ -142,6 +142,42 @@ describe('raft party log', () => {
     )
   })
 
+  it('learners who prove reachable are promoted until three members vote', async () => {
+    const g = await Group.found(1)
+    groups.push(g)
+    const host = await g.leader()
+    const { newLibp2p } = await import('./cluster.ts')
+    const { createRaftPartyLog } = await import('../../src/replication/raft-party-log.ts')
+    const { monotonicClock } = await import('../../src/shared/clock.ts')
+    const { join } = await import('node:path')
+    for (const name of ['b', 'c', 'd']) {
+      const libp2p = await newLibp2p()
+      await libp2p.dial(host.libp2p.getMultiaddrs()[0])
+      const id = libp2p.peerId.toString()
+      const dataDir = join(g.root, name)
+      const log = createRaftPartyLog(
+        { partyId: 'p1', selfId: id, dataDir, knownPeers: [host.id] },
+        { libp2p, clock: monotonicClock },
+      )
+      g.members.push({ id, libp2p, log, dataDir, up: true })
+      await log.start()
+      await host.log.propose({ command: { type: 'join', name }, from: id, effectivePartyTime: 0 })
+    }
+    // Four members: three voters (an odd number) and one learner.
+    await waitFor(() => {
+      const roles = host.log.members().map((m) => m.role)
+      return (
+        roles.filter((r) => r === 'voter').length === 3 && roles.filter((r) => r === 'learner').length === 1
+      )
+    }, 'three voters and one learner')
+    await g.converged()
+    // The group now survives its host.
+    await g.kill(host)
+    const next = await g.leader('a leader among the promoted members')
+    const { result } = await next.log.propose(enqueue(next.id, 7))
+    assert.equal(result.ok, true)
+  })
+
   it('a leader that leaves hands leadership over first', async () => {
     const g = await Group.found(3)
     groups.push(g)
