@@ -314,3 +314,17 @@ test('restart: a crashed follower rejoins from its own persisted state and never
   c.flush()
   assert.deepEqual(c.applied('b'), ['1', '2'])
 })
+
+test('membership: a new leader accepts a change only after committing an entry of its own term', () => {
+  const c = new Cluster(['a', 'b', 'c'], ['d'])
+  c.filter = (m) => (m.type === 'append' ? null : m) // votes flow, the new leader's noop does not
+  c.raft('a').campaign()
+  c.flush()
+  assert.equal(c.raft('a').role, 'leader')
+  assert.throws(() => c.raft('a').proposeConfChange({ type: 'addLearner', node: 'd' }), ProposalDroppedError)
+  c.heal()
+  c.tickAll(1)
+  c.raft('a').proposeConfChange({ type: 'addLearner', node: 'd' })
+  c.flush()
+  assert.deepEqual(c.raft('d').conf.learners, ['d'])
+})
