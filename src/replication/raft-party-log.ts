@@ -105,6 +105,11 @@ export interface RaftPartyLog extends PartyLog {
   members(): ReplicationMember[]
   /** Leader only: make `to` the leader; resolves once it is. */
   transferLeadership(to: string, options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Also accept Raft streams from these peers (e.g. the party's members as
+   * the join reply lists them, so a joiner accepts whoever leads now).
+   */
+  addKnownPeers(peerIds: string[]): void
   /** If we lead, transfer to the best other voter (graceful leave); no-op otherwise. */
   handOff(options?: { signal?: AbortSignal }): Promise<void>
   on<K extends keyof RaftPartyLogEvents>(type: K, cb: (payload: RaftPartyLogEvents[K]) => void): () => void
@@ -146,12 +151,14 @@ class RaftPartyLogImpl implements RaftPartyLog {
   #ticks = 0
   #started = false
   #syncWaiters: Array<() => void> = []
+  readonly #knownPeers: Set<string>
 
   constructor(init: RaftPartyLogInit, components: RaftPartyLogComponents) {
     this.#init = init
     this.#c = components
     this.#electionTicks = init.electionTicks ?? 10
     this.#tickMs = init.tickMs ?? 50
+    this.#knownPeers = new Set(init.knownPeers ?? [])
     this.#transport = new RaftTransport(
       {},
       {
@@ -384,6 +391,10 @@ class RaftPartyLogImpl implements RaftPartyLog {
     })
   }
 
+  addKnownPeers(peerIds: string[]): void {
+    for (const id of peerIds) this.#knownPeers.add(id)
+  }
+
   async handOff(options: { signal?: AbortSignal } = {}): Promise<void> {
     const driver = this.#driver
     if (driver === undefined || this.#soft.role !== 'leader') return
@@ -401,7 +412,7 @@ class RaftPartyLogImpl implements RaftPartyLog {
     const conf = this.#driver?.conf
     if (conf?.voters.includes(peerId) || conf?.learners.includes(peerId)) return true
     if (this.#state?.members.some((m) => m.peerId === peerId)) return true
-    return this.#init.knownPeers?.includes(peerId) ?? false
+    return this.#knownPeers.has(peerId)
   }
 
   #heard(peerId: string): void {

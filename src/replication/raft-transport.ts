@@ -41,7 +41,8 @@ export interface RaftTransportComponents {
 }
 
 export interface RaftTransportStats {
-  framesRejected: number
+  /** Inbound streams reset: malformed frames, spoofed senders, or the peer dying mid-stream. */
+  streamsReset: number
   streamsRefused: number
   dialFailures: number
   dropped: number
@@ -59,7 +60,7 @@ interface Outbound {
 }
 
 export class RaftTransport {
-  readonly stats: RaftTransportStats = { framesRejected: 0, streamsRefused: 0, dialFailures: 0, dropped: 0 }
+  readonly stats: RaftTransportStats = { streamsReset: 0, streamsRefused: 0, dialFailures: 0, dropped: 0 }
   readonly #c: RaftTransportComponents
   readonly #maxQueue: number
   readonly #minBackoff: number
@@ -214,7 +215,7 @@ export class RaftTransport {
       await framed.close()
     } catch (err) {
       if (this.#started) {
-        this.stats.framesRejected++
+        this.stats.streamsReset++
         logger('raft stream from %s reset: %s', remote, (err as Error).message)
       }
       framed.abort(err as Error)

@@ -201,7 +201,11 @@ describe('raft party log', () => {
     // A member's node sends garbage on the raft protocol.
     const stream = await follower.libp2p.dialProtocol(leader.libp2p.peerId, RAFT_PROTOCOL)
     stream.send(new Uint8Array([5, 0xff, 0xfe, 0x00, 0x13, 0x37]))
-    await waitFor(() => leader.log.stats.framesRejected > 0, 'the leader to reject the frame')
+    await waitFor(() => leader.log.stats.streamsReset > 0, 'the leader to reject the frame')
+    await waitFor(
+      () => stream.status === 'reset' || stream.status === 'closed',
+      'the garbage stream to be reset',
+    )
     // A stranger (not a member) is refused outright.
     const { newLibp2p } = await import('./cluster.ts')
     const stranger = await newLibp2p()
