@@ -70,6 +70,12 @@ const party = createPartyService(
 await party.start()
 await player.start()
 player.on('playhead', (p) => send({ type: 'playhead', mapping: p }))
+// Clock samples: our local time and what we believe party time is then (the host's clock is the party clock).
+setInterval(() => {
+  if (party.status() === undefined) return
+  const local = clock.now()
+  send({ type: 'clock', local, party: party.partyTimeOf(local) })
+}, 200).unref()
 
 send({
   type: 'ready',

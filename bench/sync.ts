@@ -37,6 +37,7 @@ interface NodeProc {
   skew?: Skew
   recording?: RecordingInfo
   mappings: PlayheadMapping[]
+  clock: Array<{ local: number; party: number }>
   messages: Array<Record<string, unknown>>
   output: string
 }
@@ -67,9 +68,10 @@ function start(cfg: (typeof CONFIG)[number]): NodeProc {
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
-  const node: NodeProc = { name: cfg.name, child, mappings: [], messages: [], output }
+  const node: NodeProc = { name: cfg.name, child, mappings: [], clock: [], messages: [], output }
   child.on('message', (msg: Record<string, unknown>) => {
     if (msg.type === 'playhead') node.mappings.push(msg.mapping as PlayheadMapping)
+    else if (msg.type === 'clock') node.clock.push(msg as unknown as { local: number; party: number })
     else {
       node.messages.push(msg)
       if (msg.type === 'ready') {
@@ -253,6 +255,22 @@ try {
   console.log(
     `  all   p50 ${quantile(all, 0.5).toFixed(3)}  p99 ${quantile(all, 0.99).toFixed(3)}  max ${(all.at(-1) ?? Number.NaN).toFixed(3)}`,
   )
+  // Party-clock error: what each member believed the host's clock read, against the truth (the host runs unskewed).
+  console.log('party-clock error (ms) from 1 s after the play, sampled every 200 ms:')
+  for (const m of [m1, m2, m3, late]) {
+    const errs = m.clock
+      // From 1 s after the play, and for the late joiner from when its join completed (before, it has no estimate).
+      .filter(
+        (c) =>
+          toTrue(m.skew as Skew, c.local) > Math.max(playTrue + 1_000, m === late ? joined.trueJoined : 0),
+      )
+      .map((c) => Math.abs(c.party - toTrue(m.skew as Skew, c.local)))
+      .sort((a, b) => a - b)
+    summary[`${m.name}.clock`] = { p50: quantile(errs, 0.5), p99: quantile(errs, 0.99), max: errs.at(-1) }
+    console.log(
+      `  ${m.name.padEnd(5)} n=${String(errs.length).padStart(4)}  p50 ${quantile(errs, 0.5).toFixed(3)}  p99 ${quantile(errs, 0.99).toFixed(3)}  max ${(errs.at(-1) ?? Number.NaN).toFixed(3)}`,
+    )
+  }
   const joinLatency = joined.trueJoined - joined.trueStart
   const within = lateWithin2msAt === undefined ? undefined : lateWithin2msAt - joined.trueStart
   summary.lateJoin = { joinMs: joinLatency, timeToWithin2msMs: within }

@@ -134,14 +134,16 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
 
   /**
    * True once party time is trustworthy: a few samples and an uncertainty under
-   * 10 ms (or, on a slow path, after 3 s of trying). Before that, party time is a
+   * 10 ms (on a slow path: under 50 ms after 6 s, anything after 12 s). Before that, party time is a
    * guess and players wait — a late joiner starts a moment later rather than
    * at the wrong place.
    */
   clockReady(): boolean {
     if (this.#clockSamples < 3) return false
     const uncertainty = this.#estimator.estimate(this.#clock.now())?.uncertaintyMs ?? Number.POSITIVE_INFINITY
-    return uncertainty < 10 || this.#clock.now() - this.#connectedAt > 3_000
+    const waited = this.#clock.now() - this.#connectedAt
+    // Loose bounds only after a while: playing 30 ms off next to another speaker sounds like an echo; silence for a few more seconds does not.
+    return uncertainty < 10 || (waited > 6_000 && uncertainty < 50) || waited > 12_000
   }
 
   syncErrorMs(): number | undefined {
