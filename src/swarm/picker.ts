@@ -189,12 +189,24 @@ export function pickRequests(input: PickInput): PickedRequest[] {
       if (!hasPiece(input.have, piece)) outstanding.push(piece)
     }
     outstanding.sort((a, b) => askedOf(a) - askedOf(b) || mix(a, input.salt) - mix(b, input.salt))
+    const byId = new Map(input.peers.map((p) => [p.id, p]))
+    // Duplicate only where it should arrive sooner than from the peer(s) already asked:
+    // an extra copy that would come later is pure waste of someone's upload.
+    const soonestHolder = (piece: number): number => {
+      let best = Number.POSITIVE_INFINITY
+      for (const id of holders(piece) ?? []) {
+        const h = byId.get(id)
+        if (h !== undefined) best = Math.min(best, estimateDeliveryMs(h, input.pieceSize))
+      }
+      return best
+    }
     for (const peer of rankPeers(usable, input.pieceSize)) {
       for (const piece of outstanding) {
         if (budget <= 0) return out
         if (!free(peer)) break
         if (askedOf(piece) >= duplicates || alreadyAsked(piece, peer.id) || !hasPiece(peer.has, piece))
           continue
+        if (eta(peer) >= soonestHolder(piece)) continue
         assign(peer, piece)
       }
     }

@@ -99,6 +99,23 @@ test('end-game: once everything is requested, idle peers duplicate outstanding r
   assert.deepEqual(picks.map((p) => p.piece).sort(), [14, 15])
 })
 
+test('end-game does not duplicate a request to a peer that would deliver it later', () => {
+  const haveAllBut = fullBitfield(16)
+  haveAllBut[1] = 0b11111110 // piece 15 missing
+  const requested = new Map([[15, new Set(['fast'])]])
+  const picks = pickRequests(
+    input({
+      have: haveAllBut,
+      requested,
+      peers: [
+        peer('fast', fullBitfield(16), { inFlight: 1, throughputBps: 50e6 }),
+        peer('slow', fullBitfield(16), { throughputBps: 50e3 }),
+      ],
+    }),
+  )
+  assert.deepEqual(picks, [])
+})
+
 test('ranking uses rtt, throughput, our queue and the peer’s reported load', () => {
   const nearSlow = peer('near-slow', fullBitfield(1), { rttMs: 1, throughputBps: 200e3 })
   const farFast = peer('far-fast', fullBitfield(1), { rttMs: 80, throughputBps: 20e6 })
