@@ -4,8 +4,8 @@
  * nothing here imports code.
  */
 import type { Library, LibraryEvents } from '../library/types.ts'
-import type { PartyService } from '../party/service.ts'
-import type { Swarm } from '../swarm/types.ts'
+import type { PartyService, PartyStatus } from '../party/service.ts'
+import type { DownloadInfo, Swarm } from '../swarm/types.ts'
 
 /** Bytes of a song by content id. The library serves them from disk; the swarm, later, as pieces arrive. */
 export interface SongSource {
@@ -59,6 +59,12 @@ export interface ApiEventMap {
   'peer:connected': PeerInfo
   'peer:disconnected': PeerInfo
   status: NodeStatus
+  'party:update': PartyStatus
+  'party:closed': { partyId: string; reason: string }
+  'party:pending': { partyId: string }
+  'download:progress': DownloadInfo
+  'download:done': DownloadInfo
+  'download:failed': DownloadInfo
 }
 
 /** The same map in the shape `TypedEmitter<ApiEvents>` wants. */

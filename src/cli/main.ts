@@ -6,9 +6,12 @@
  */
 import { parseArgs } from 'node:util'
 import { type NodeConfig, nodeFlagsHelp, parseNodeConfig, UsageError, xdgDirs } from '../node/config.ts'
+import { searchCommand } from '../search/cli-search.ts'
 import { TuttiError } from '../shared/errors.ts'
+import { runGet } from '../swarm/cli-get.ts'
 import { type ApiClient, connectToNode } from './api-client.ts'
 import { libraryCommand, peersCommand, statusCommand } from './commands/info.ts'
+import { PARTY_USAGE, partyCliCommand } from './commands/party.ts'
 import { startCommand } from './commands/start.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, notRunning: 3, alreadyRunning: 4 } as const
@@ -21,6 +24,11 @@ Usage:
   tutti peers [--json]           peers seen and connected, with round-trip times
   tutti library [FILTER] [--rejected] [--json]
                                  songs in the library (or files it refused, and why)
+  tutti search TEXT [--ttl N] [--json]
+                                 search every reachable peer's library
+  tutti get CID [--from PEER_ID]...
+                                 fetch a song from every peer that has it
+${PARTY_USAGE}
 
 Options of start:
 ${nodeFlagsHelp()}
@@ -74,6 +82,35 @@ const commands: Record<string, Command> = {
     await libraryCommand(await client(values), values.json === true, positionals[0], values.rejected === true)
   },
 }
+
+Object.assign(commands, {
+  search: async (args: string[]) => {
+    const { values, positionals } = clientArgs(args, { ttl: { type: 'string' } })
+    const text = positionals.join(' ').trim()
+    if (text === '') throw new UsageError('search: what for? (tutti search TEXT)')
+    const ttl = values.ttl === undefined ? undefined : Number(values.ttl)
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1 && ttl <= 7))
+      throw new UsageError('--ttl: 1..7')
+    await searchCommand(await client(values), text, { ttl, json: values.json === true })
+  },
+  get: async (args: string[]) => {
+    const { values, positionals } = clientArgs(args, { from: { type: 'string' } })
+    const cid = positionals[0]
+    if (cid === undefined) throw new UsageError('get: which song? (tutti get CID)')
+    const from = typeof values.from === 'string' ? [values.from] : undefined
+    const info = await runGet(await client(values), cid, { providers: from })
+    console.log(`done: ${info.path ?? cid}`)
+  },
+  party: async (args: string[]) => {
+    const { values, positionals } = clientArgs(args, {
+      approve: { type: 'boolean' },
+      public: { type: 'boolean' },
+      next: { type: 'boolean' },
+      mode: { type: 'string' },
+    })
+    await partyCliCommand(await client(values), positionals, values)
+  },
+} satisfies Record<string, Command>)
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT.usage

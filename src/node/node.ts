@@ -4,16 +4,24 @@
  * beyond the order things start in and stop in.
  */
 import { mkdir } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { createApiServer, loadOrCreateApiToken } from '../api/index.ts'
+import { createDirectory } from '../directory/index.ts'
 import { ensureDemoLibrary } from '../library/demo/generate.ts'
-import { createLibrary, openSongRange } from '../library/index.ts'
+import { createLibrary } from '../library/index.ts'
 import type { Library, ScanProgress } from '../library/types.ts'
 import { loadOrCreateIdentity } from '../net/identity.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../net/libp2p.ts'
 import { PeerTable } from '../net/peer-table.ts'
+import { createPartyService } from '../party/service.ts'
+import { createPartySongLoader } from '../party/song-loader.ts'
+import { speakerTokenAllows } from '../party/speaker-token.ts'
+import { createHeadlessPlayer, decodeAudioFile } from '../playback/index.ts'
+import { createPeerCache, createSearch } from '../search/index.ts'
 import { type Clock, monotonicClock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
+import { createSwarm } from '../swarm/index.ts'
 import type { NodeConfig } from './config.ts'
 import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts'
 
@@ -101,38 +109,85 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
     await lib.start()
     teardown.push(() => lib.stop())
 
-    const token = await loadOrCreateApiToken(config.dataDir)
-    const api = createApiServer(
-      { port: config.apiPort, token, exposeLan: config.exposeLan },
+    const swarm = createSwarm({ dataDir: config.dataDir }, { libp2p: node, library: lib, clock })
+    await swarm.start()
+    teardown.push(() => swarm.stop())
+
+    // Peers remembered across restarts: rejoin even when every bootstrap node is gone.
+    const peerCache = createPeerCache({ dataDir: config.dataDir }, { libp2p: node, clock })
+    await peerCache.start()
+    teardown.push(() => peerCache.stop())
+
+    const search = createSearch(
+      {},
+      { libp2p: node, library: lib, clock, load: () => swarm.load(), rtt: (id) => peers.rtt(id) },
+    )
+    await search.start()
+    teardown.push(() => search.stop())
+
+    const directory = createDirectory({}, { libp2p: node, clock })
+    await directory.start()
+    teardown.push(() => directory.stop())
+
+    const party = createPartyService(
+      { dataDir: config.dataDir, displayName: config.displayName ?? hostname() },
+      { libp2p: node, clock, privateKey, library: lib, swarm, directory },
+    )
+    await party.start()
+    teardown.push(() => party.stop())
+    party.on('party:update', (status) => events.emit('party:update', status))
+    party.on('party:closed', (closed) => events.emit('party:closed', closed))
+    party.on('party:pending', (pending) => events.emit('party:pending', pending))
+    swarm.on('download:progress', (d) => events.emit('download:progress', d))
+    swarm.on('download:done', (d) => events.emit('download:done', d))
+    swarm.on('download:failed', (d) => events.emit('download:failed', d))
+
+    // The node's own speaker: follows the party timeline; `--output none` still reports its playhead.
+    const player = createHeadlessPlayer(
+      { output: config.output },
       {
-        library: lib,
-        songs: {
-          stat: (cid) => {
-            const song = lib.get(cid)
-            return song === undefined ? undefined : { size: song.size, mime: song.mime }
-          },
-          read: (cid, start, end, signal) => {
-            const song = lib.get(cid)
-            if (song === undefined) throw new Error(`song ${cid} is not in the library`)
-            return openSongRange(song, start, end, signal)
-          },
-        },
-        node: {
-          status: () => ({
-            peerId: node.peerId.toString(),
-            addresses: node.getMultiaddrs().map(String),
-            version: VERSION,
-            uptimeSec: Math.round((clock.now() - startedAt) / 1000),
-            connections: node.getConnections().length,
-            songs: lib.list().length,
-            rejected: lib.rejected().length,
-            libraries: folders,
-          }),
-          peers: () => peers.list(),
-        },
-        events,
+        clock,
+        toLocal: (partyMs) => party.localTimeOf(partyMs),
+        toParty: (localMs) => party.partyTimeOf(localMs),
+        loadSong: createPartySongLoader({
+          library: lib,
+          swarm,
+          providers: () => party.songProviders(),
+          decode: decodeAudioFile,
+        }),
       },
     )
+    await player.start()
+    teardown.push(() => player.stop())
+    party.attachPlayer(player)
+
+    const token = await loadOrCreateApiToken(config.dataDir)
+    const songSource = swarm.songSource()
+    const api = createApiServer({ port: config.apiPort, token, exposeLan: config.exposeLan }, {
+      library: lib,
+      songs: songSource,
+      node: {
+        status: () => ({
+          peerId: node.peerId.toString(),
+          addresses: node.getMultiaddrs().map(String),
+          version: VERSION,
+          uptimeSec: Math.round((clock.now() - startedAt) / 1000),
+          connections: node.getConnections().length,
+          songs: lib.list().length,
+          rejected: lib.rejected().length,
+          libraries: folders,
+        }),
+        peers: () => peers.list(),
+      },
+      events,
+      credentials: [
+        { allows: (t, method, path) => party.isSpeakerToken(t) && speakerTokenAllows(method, path) },
+      ],
+      swarm,
+      search,
+      directory,
+      party,
+    } as Parameters<typeof createApiServer>[1])
     const { url } = await api.start()
     teardown.push(() => api.stop())
 

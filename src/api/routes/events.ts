@@ -16,6 +16,12 @@ export const STREAMED_EVENT_TYPES: ReadonlyArray<keyof ApiEventMap> = [
   'scan:done',
   'peer:connected',
   'peer:disconnected',
+  'party:update',
+  'party:closed',
+  'party:pending',
+  'download:progress',
+  'download:done',
+  'download:failed',
 ]
 
 const logger = log('api:events')
