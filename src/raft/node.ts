@@ -65,7 +65,10 @@ export interface RaftStatus {
   term: number
   commit: number
   applied: number
+  /** Latest configuration in the log (in use, maybe not yet committed). */
   conf: ConfState
+  /** Configuration as of the commit index: rely on a membership change only once it shows here. */
+  committedConf: ConfState
   /** Leader only: how far each member's log matches ours (promote a learner once it is close to `commit`). */
   progress: Record<NodeId, { match: number; state: 'probe' | 'replicate' | 'snapshot' }>
 }
@@ -185,6 +188,7 @@ class RaftNodeShell implements RaftNode {
       commit: r.log.committed,
       applied: r.log.applied,
       conf: r.conf,
+      committedConf: r.committedConf(),
     }
   }
 

@@ -284,6 +284,16 @@ export class Raft {
     return snapshot
   }
 
+  /**
+   * The configuration in force as of the commit index. `conf` is the latest
+   * one in the log, which Raft already uses but which may not be replicated
+   * yet: wait for `committedConf()` before relying on a change (e.g. before
+   * letting the old host go after promoting voters).
+   */
+  committedConf(): ConfState {
+    return this.#confAt(this.log.committed)
+  }
+
   softState(): SoftState {
     return { leader: this.leader, role: this.role }
   }

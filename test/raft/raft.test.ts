@@ -190,7 +190,10 @@ test('membership: promote a learner, then it can lead; remove a voter', () => {
     ProposalDroppedError,
     'one change at a time',
   )
+  assert.deepEqual(a.conf.learners, ['d'], 'in use at once')
+  assert.deepEqual(a.committedConf().learners, [], 'but not committed yet')
   c.flush()
+  assert.deepEqual(a.committedConf().learners, ['d'])
   a.proposeConfChange({ type: 'addVoter', node: 'd' })
   c.flush()
   for (const id of ['a', 'b', 'c', 'd'])
