@@ -88,8 +88,9 @@ export function createNatLab(prefix: string, publicCount: number, privateCount: 
       run('ip', 'netns', 'add', router)
       run('ip', 'netns', 'add', host)
       const routerAddress = attachPublic(router)
-      const lanRouter = `10.77.${i + 1}.1`
-      const address = `10.77.${i + 1}.2`
+      // Home LANs also come from RFC 2544's 198.18.0.0/15: test traffic never targets a real private network.
+      const lanRouter = `198.19.${i + 1}.1`
+      const address = `198.19.${i + 1}.2`
       run('ip', '-n', router, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
       run('ip', '-n', router, 'addr', 'add', `${lanRouter}/24`, 'dev', 'lan0')
       run('ip', '-n', router, 'link', 'set', 'lan0', 'up')
