@@ -6,7 +6,14 @@
  */
 import { useEffect, useRef, useState } from 'react'
 import type { QueueEntry, Timeline } from '../../../src/playback/timeline.ts'
-import { SyncedPlayer } from '../audio/synced-player.ts'
+import { type BrowserPlayhead, SyncedPlayer } from '../audio/synced-player.ts'
+
+declare global {
+  interface Window {
+    /** The player's latest playhead (localTime on performance.now(), partyTime on the party clock), for tests and debugging. */
+    __tuttiPlayhead?: () => BrowserPlayhead | undefined
+  }
+}
 
 const TOKEN_KEY = 'tutti.speakerToken'
 
@@ -91,8 +98,10 @@ export function Speaker() {
     player.current = p
     p.start()
     const off = p.onPlayhead((ph) => setErrorMs(ph.errorMs))
+    window.__tuttiPlayhead = () => p.playhead()
     return () => {
       off()
+      delete window.__tuttiPlayhead
       p.stop()
     }
   }, [token])
