@@ -72,22 +72,51 @@ interface PartyStatus {
   timeline: { entryId: string | null; paused: boolean }
 }
 
-async function playheadOf(page: Page): Promise<Playhead | undefined> {
+/** The page's playhead, with its performance.timeOrigin to put localTime on the machine's clock. */
+async function playheadOf(page: Page): Promise<(Playhead & { timeOrigin: number }) | undefined> {
   // The hook Speaker.tsx installs: the SyncedPlayer's latest playhead.
-  return page.evaluate(() =>
-    (window as unknown as { __tuttiPlayhead?: () => Playhead | undefined }).__tuttiPlayhead?.(),
-  )
+  return page.evaluate(() => {
+    const ph = (window as unknown as { __tuttiPlayhead?: () => Playhead | undefined }).__tuttiPlayhead?.()
+    return ph === undefined ? undefined : { ...ph, timeOrigin: performance.timeOrigin }
+  })
+}
+
+/** The machine's clock as every process on it reads it (ms): performance.timeOrigin + now(). */
+const machineNow = () => performance.timeOrigin + performance.now()
+
+/**
+ * Node's party clock minus the machine's clock, ms, from the speaker clock
+ * ping with the least round trip (loopback, so within ± rtt/2).
+ */
+async function partyClockOffset(speakerUrl: string): Promise<{ offset: number; rtt: number }> {
+  const url = new URL(speakerUrl)
+  const token = /token=([A-Za-z0-9_-]+)/.exec(url.hash)?.[1] ?? ''
+  let best = { offset: 0, rtt: Number.POSITIVE_INFINITY }
+  for (let i = 0; i < 10; i++) {
+    const t0 = machineNow()
+    const res = await fetch(new URL('/api/party/speaker/clock', url.origin), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ t0 }),
+    })
+    const { t1 } = (await res.json()) as { t1: number }
+    const t3 = machineNow()
+    if (t3 - t0 < best.rtt) best = { offset: t1 - (t0 + t3) / 2, rtt: t3 - t0 }
+  }
+  return best
 }
 
 /**
- * The party time at which this page's song position was 0: the playhead's
- * party time minus its media position (rate 1; a nudge of ≤ 0.3 % over a few
- * seconds changes this by far less than the bound). Two pages playing in sync
- * give the same value whenever each was read.
+ * The time, on node A's party clock, at which this page's song position was
+ * 0: the playhead's local time moved onto the machine's clock and then onto
+ * A's party clock (`offsetA`), minus its media position. Rate 1: a nudge of
+ * ≤ 0.3 % over a few seconds moves this far less than the bound. Two pages
+ * heard in sync give the same value whenever each was read. (Each page's own
+ * `partyTime` is on its own node's party clock, so comparing those would hide
+ * a disagreement between the nodes.)
  */
-function songStartPartyTime(ph: Playhead): number {
-  assert.ok(ph.partyTime !== undefined, 'a playing page knows the party time')
-  return ph.partyTime - ph.mediaPosition * 1000
+function songStartOnPartyClockA(ph: Playhead & { timeOrigin: number }, offsetA: number): number {
+  return ph.timeOrigin + ph.localTime + offsetA - ph.mediaPosition * 1000
 }
 
 const partySuite = () =>
@@ -96,6 +125,7 @@ const partySuite = () =>
     let b: NodeProcess
     let browser: Browser
     const pages: Page[] = []
+    const speakerUrls: string[] = []
     const pageErrors: string[] = []
 
     before(async () => {
@@ -162,6 +192,7 @@ const partySuite = () =>
       for (const [i, api] of [apiA, apiB].entries()) {
         const { url } = await api.post<{ url: string }>('/api/party/speaker-token', {})
         assert.match(url, /\/speaker#token=/)
+        speakerUrls.push(url)
         const context = await browser.newContext({ viewport: { width: 800, height: 600 } })
         const page = await context.newPage()
         page.on('pageerror', (err) => pageErrors.push(`page ${i}: ${err.message}`))
@@ -191,23 +222,37 @@ const partySuite = () =>
       assert.equal(pages.length, 2, 'both speaker pages are open')
       // Let the correction loop settle after the start (it runs every 250 ms).
       await new Promise((r) => setTimeout(r, 2_000))
+      const clockA = await partyClockOffset(speakerUrls[0])
       const differences: number[] = []
+      const pageClockA: number[] = []
+      const pageErrorsMs: string[] = []
       const positions: number[][] = [[], []]
       for (let i = 0; i < 10; i++) {
         const [pa, pb] = await Promise.all(pages.map(playheadOf))
         assert.ok(pa?.playing && pb?.playing, `both pages still playing (${pa?.idle}, ${pb?.idle})`)
         assert.equal(pa.cid, pb.cid)
-        differences.push(songStartPartyTime(pb) - songStartPartyTime(pa))
+        differences.push(
+          songStartOnPartyClockA(pb, clockA.offset) - songStartOnPartyClockA(pa, clockA.offset),
+        )
+        // Page A's own party clock against node A's, as this process measured it.
+        pageClockA.push((pa.partyTime ?? Number.NaN) - (pa.timeOrigin + pa.localTime + clockA.offset))
+        pageErrorsMs.push(`${pa.errorMs?.toFixed(1)}/${pb.errorMs?.toFixed(1)}`)
         positions[0].push(pa.mediaPosition)
         positions[1].push(pb.mediaPosition)
         await new Promise((r) => setTimeout(r, 300))
       }
       const spread = differences.map((d) => `${d.toFixed(2)}`).join(', ')
       const worst = Math.max(...differences.map(Math.abs))
-      console.log(`playhead B − A on the party clock, ms: ${spread} (worst ${worst.toFixed(2)})`)
-      const errors = await Promise.all(pages.map(playheadOf))
+      console.log(`playhead B − A on node A's party clock, ms: ${spread} (worst ${worst.toFixed(2)})`)
       console.log(
-        `each page's own error against the party, ms: A ${errors[0]?.errorMs?.toFixed(2)}, B ${errors[1]?.errorMs?.toFixed(2)}`,
+        `each page's own error against its node's party clock (A/B), ms: ${pageErrorsMs.join(', ')}`,
+      )
+      const clockB = await partyClockOffset(speakerUrls[1])
+      console.log(
+        `node B − node A party clock, ms: ${(clockB.offset - clockA.offset).toFixed(2)} (± ${((clockA.rtt + clockB.rtt) / 2).toFixed(2)} from loopback round trips)`,
+      )
+      console.log(
+        `page A's party clock − node A's, ms: ${pageClockA.map((d) => d.toFixed(2)).join(', ')} (± ${(clockA.rtt / 2).toFixed(2)})`,
       )
       assert.ok(worst <= AGREEMENT_MS, `playheads differ by up to ${worst.toFixed(2)} ms: ${spread}`)
       for (const [i, p] of positions.entries()) {
@@ -235,7 +280,7 @@ const partySuite = () =>
         async () => /Night Drive/.test((await page.textContent('body')) ?? ''),
         'the playing song in the party room',
       )
-      await page.screenshot({ path: join(SCREENSHOTS, 'party-room.png') })
+      await page.screenshot({ path: join(SCREENSHOTS, 'party-room.png'), fullPage: true })
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the party room')
       await page.close()
     })

@@ -50,6 +50,8 @@ export interface SyncedPlayerOptions {
 }
 
 const MANUAL_OFFSET_KEY = 'tutti.audio.manualOffsetMs'
+/** How often the audio clock is read for #contextOffsetMs (a few hundred cheap reads over its 2 s window). */
+const AUDIO_CLOCK_SAMPLE_MS = 8
 
 interface Playing {
   entryId: string
@@ -99,6 +101,13 @@ export class SyncedPlayer {
       this.#timers[0] = setTimeout(tick, this.#options.checkIntervalMs ?? 250)
     }
     tick()
+    // Read the audio clock often, so the de-jittering max in #contextOffsetMs
+    // sees every phase of its steps (see there) well before the next check.
+    const sample = () => {
+      if (this.#context?.state === 'running') this.#contextOffsetMs()
+      this.#timers[2] = setTimeout(sample, AUDIO_CLOCK_SAMPLE_MS)
+    }
+    sample()
   }
 
   stop(): void {
@@ -188,10 +197,14 @@ export class SyncedPlayer {
 
   /**
    * contextTime·1000 − performance.now(), de-jittered. `currentTime` moves in
-   * render quanta (128 frames, 2.7 ms at 48 kHz) and so lags the true audio
-   * clock by up to one quantum when read; the largest reading of the last
-   * two seconds is the closest to the truth (the audio clock's own drift
-   * against performance.now() is far too slow to matter in that window).
+   * steps — a render quantum (128 frames, 2.7 ms) at best, but one audio
+   * callback in practice: Chromium with latencyHint 'playback' steps 1024
+   * frames (23.2 ms at 44.1 kHz, measured in test/browser/party.test.ts) —
+   * and so lags the true audio clock by up to one step when read; the largest
+   * reading of the last two seconds is the closest to the truth (the audio
+   * clock's own drift against performance.now() is far too slow to matter in
+   * that window). The sampler in start() reads it every few ms: with only the
+   * 250 ms checks, the first start used one reading (up to a step late).
    */
   #contextOffsetMs(): number {
     const now = this.#now()

@@ -130,19 +130,19 @@ function NowPlaying({ party, run }: { party: PartyStatus; run: (c: PartyCommand)
       )}
       <div style={{ display: 'flex', gap: 8, marginTop: 8 }}>
         <button type="button" disabled={!can} title={why} onClick={() => run({ type: 'previous' })}>
-          ⏮ Previous
+          Previous
         </button>
         {now.playing ? (
           <button type="button" disabled={!can} title={why} onClick={() => run({ type: 'pause' })}>
-            ⏸ Pause
+            Pause
           </button>
         ) : (
           <button type="button" disabled={!can} title={why} onClick={() => run({ type: 'play' })}>
-            ▶ Play
+            Play
           </button>
         )}
         <button type="button" disabled={!can} title={why} onClick={() => run({ type: 'skip' })}>
-          ⏭ Skip
+          Skip
         </button>
         {now.entry !== null && (
           <input
