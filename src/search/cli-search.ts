@@ -9,7 +9,6 @@
  */
 import type { ApiClient } from '../cli/api-client.ts'
 import { formatBytes, formatDuration, table } from '../cli/output.ts'
-import type { PublicParty } from '../directory/party-table.ts'
 import { TuttiError } from '../shared/errors.ts'
 import type { SearchResult } from './rank.ts'
 
@@ -105,34 +104,4 @@ export async function searchCommand(
     out,
   )
   return results
-}
-
-export async function partyListCommand(
-  api: ApiClient,
-  json = false,
-  out: NodeJS.WritableStream = process.stdout,
-): Promise<PublicParty[]> {
-  const { parties } = await api.get<{ parties: PublicParty[] }>('/api/directory/parties')
-  if (json) {
-    out.write(`${JSON.stringify(parties, null, 2)}\n`)
-    return parties
-  }
-  if (parties.length === 0) {
-    out.write('no public parties announced right now\n')
-    return parties
-  }
-  table(
-    [
-      ['PARTY', 'MEMBERS', 'JOIN', 'NOW PLAYING', 'HOST'],
-      ...parties.map((p) => [
-        p.name,
-        String(p.members),
-        p.joinPolicy,
-        p.nowPlaying === undefined ? '-' : `${p.nowPlaying.artist} — ${p.nowPlaying.title}`,
-        p.host.peerId,
-      ]),
-    ],
-    out,
-  )
-  return parties
 }
