@@ -52,6 +52,8 @@ export interface SyncedPlayerOptions {
 const MANUAL_OFFSET_KEY = 'tutti.audio.manualOffsetMs'
 /** How often the audio clock is read for #contextOffsetMs (a few hundred cheap reads over its 2 s window). */
 const AUDIO_CLOCK_SAMPLE_MS = 8
+/** Audio clock read this long before the first start: ~25 readings over 8 steps of 23 ms put the max within ~1 ms of the truth. */
+const AUDIO_CLOCK_SETTLE_MS = 200
 
 interface Playing {
   entryId: string
@@ -81,6 +83,8 @@ export class SyncedPlayer {
   #last: BrowserPlayhead
   #manualOffsetMs: number
   #offsetReadings: Array<{ at: number; offset: number }> = []
+  /** When the sampler first saw the context running (performance.now()). */
+  #runningSince: number | undefined
 
   constructor(options: SyncedPlayerOptions) {
     this.#options = options
@@ -104,7 +108,10 @@ export class SyncedPlayer {
     // Read the audio clock often, so the de-jittering max in #contextOffsetMs
     // sees every phase of its steps (see there) well before the next check.
     const sample = () => {
-      if (this.#context?.state === 'running') this.#contextOffsetMs()
+      if (this.#context?.state === 'running') {
+        this.#runningSince ??= this.#now()
+        this.#contextOffsetMs()
+      }
       this.#timers[2] = setTimeout(sample, AUDIO_CLOCK_SAMPLE_MS)
     }
     sample()
@@ -214,6 +221,17 @@ export class SyncedPlayer {
     return Math.max(...this.#offsetReadings.map((r) => r.offset))
   }
 
+  /**
+   * Whether the audio clock has been read long enough to start a song on it:
+   * a start right after resume() would use one or two readings, up to a whole
+   * step (23 ms) late, and play that much early until nudged back. (Contexts
+   * without `state` — test fakes — have nothing to wait for.)
+   */
+  #audioClockSettled(perf: number): boolean {
+    if (this.#context?.state !== 'running') return true
+    return this.#runningSince !== undefined && perf - this.#runningSince >= AUDIO_CLOCK_SETTLE_MS
+  }
+
   #latencySeconds(): number {
     const ctx = this.#ctx()
     return (ctx.outputLatency ?? 0) + (ctx.baseLatency ?? 0)
@@ -302,7 +320,7 @@ export class SyncedPlayer {
     const buffer = this.#buffer(here.cid)
     if (current === undefined) {
       this.#stopAll()
-      if (buffer === undefined) {
+      if (buffer === undefined || !this.#audioClockSettled(perf)) {
         this.#report(this.#idle('loading', here))
         return
       }

@@ -267,7 +267,7 @@ function Members({ party, run }: { party: PartyStatus; run: (c: PartyCommand) =>
   return (
     <div className="card" style={{ padding: 12, marginBottom: 12 }}>
       <h2 style={{ margin: 0 }}>Members</h2>
-      <table>
+      <table className="table members">
         <thead>
           <tr>
             <th>Name</th>
