@@ -231,9 +231,19 @@ const partySuite = () =>
       const pageClockA: number[] = []
       const pageErrorsMs: string[] = []
       const positions: number[][] = [[], []]
+      // The timelines the nodes serve meanwhile: no command is sent, so a change here is the node's doing.
+      const timelines = new Set<string>()
+      const apis = [apiOf(a), apiOf(b)]
       for (let i = 0; i < 10; i++) {
+        for (const [n, api] of apis.entries()) {
+          const { party } = await api.get<{ party: PartyStatus | null }>('/api/party')
+          timelines.add(`node ${'AB'[n]}: ${JSON.stringify(party?.timeline)}`)
+        }
         const [pa, pb] = await Promise.all(pages.map(playheadOf))
-        assert.ok(pa?.playing && pb?.playing, `both pages still playing (${pa?.idle}, ${pb?.idle})`)
+        assert.ok(
+          pa?.playing && pb?.playing,
+          `both pages still playing: ${JSON.stringify([pa, pb])}; timelines served: ${[...timelines].join(' | ')}`,
+        )
         assert.equal(pa.cid, pb.cid)
         differences.push(
           songStartOnPartyClockA(pb, clockA.offset) - songStartOnPartyClockA(pa, clockA.offset),
@@ -245,6 +255,7 @@ const partySuite = () =>
         positions[1].push(pb.mediaPosition)
         await new Promise((r) => setTimeout(r, 300))
       }
+      console.log(`timelines served while sampling: ${[...timelines].join(' | ')}`)
       const spread = differences.map((d) => `${d.toFixed(2)}`).join(', ')
       const worst = Math.max(...differences.map(Math.abs))
       console.log(`playhead B − A on node A's party clock, ms: ${spread} (worst ${worst.toFixed(2)})`)
@@ -285,8 +296,12 @@ const partySuite = () =>
         'the playing song in the party room',
       )
       await page.screenshot({ path: join(SCREENSHOTS, 'party-room.png') })
-      await page.locator('h2', { hasText: 'Members' }).scrollIntoViewIfNeeded()
-      await page.screenshot({ path: join(SCREENSHOTS, 'party-room-members.png') })
+      const members = page.locator('.card').filter({ has: page.locator('h2', { hasText: 'Members' }) })
+      await waitFor(
+        async () => (await members.locator('tbody tr').count()) === 2,
+        'both nodes in the members table',
+      )
+      await members.screenshot({ path: join(SCREENSHOTS, 'party-room-members.png') })
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the party room')
       await page.close()
     })
