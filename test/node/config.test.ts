@@ -1,0 +1,89 @@
+// Node configuration: every flag has an environment twin, flags win over the environment, XDG defaults, clear usage errors.
+import assert from 'node:assert/strict'
+import { delimiter } from 'node:path'
+import { test } from 'node:test'
+import { DEFAULT_API_PORT, parseNodeConfig, UsageError } from '../../src/node/config.ts'
+
+const HOME = { HOME: '/home/ada' }
+
+test('defaults: XDG data and config directories, port 7707, mDNS on, demo library', () => {
+  const c = parseNodeConfig([], HOME)
+  assert.equal(c.dataDir, '/home/ada/.local/share/tutti')
+  assert.equal(c.configDir, '/home/ada/.config/tutti')
+  assert.equal(c.apiPort, DEFAULT_API_PORT)
+  assert.equal(c.mdns, true)
+  assert.equal(c.exposeLan, false)
+  assert.deepEqual(c.libraries, [])
+  assert.equal(c.output, 'none')
+  const xdg = parseNodeConfig([], { ...HOME, XDG_DATA_HOME: '/data', XDG_CONFIG_HOME: '/conf' })
+  assert.equal(xdg.dataDir, '/data/tutti')
+  assert.equal(xdg.configDir, '/conf/tutti')
+})
+
+test('every flag has an environment twin', () => {
+  const c = parseNodeConfig([], {
+    ...HOME,
+    TUTTI_LIBRARY: ['/music/a', '/music/b'].join(delimiter),
+    TUTTI_DATA: '/srv/tutti',
+    TUTTI_API_PORT: '9000',
+    TUTTI_LISTEN: '/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/tcp/4002/ws',
+    TUTTI_BOOTSTRAP: '/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWabc',
+    TUTTI_NO_MDNS: '1',
+    TUTTI_EXPOSE_LAN: 'true',
+    TUTTI_RELAY: '1',
+    TUTTI_OUTPUT: 'wav:/tmp/out.wav',
+    TUTTI_NAME: 'Ada',
+  })
+  assert.deepEqual(c.libraries, ['/music/a', '/music/b'])
+  assert.equal(c.dataDir, '/srv/tutti')
+  assert.equal(c.apiPort, 9000)
+  assert.deepEqual(c.listen, ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'])
+  assert.deepEqual(c.bootstrap, ['/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWabc'])
+  assert.equal(c.mdns, false)
+  assert.equal(c.exposeLan, true)
+  assert.equal(c.relayServer, true)
+  assert.equal(c.output, 'wav:/tmp/out.wav')
+  assert.equal(c.displayName, 'Ada')
+})
+
+test('flags win over the environment; repeatable flags collect', () => {
+  const c = parseNodeConfig(
+    [
+      '--library',
+      '/x',
+      '--library',
+      '/y',
+      '--api-port',
+      '0',
+      '--data',
+      '/d',
+      '--bootstrap',
+      '/ip4/192.0.2.9/tcp/1',
+    ],
+    {
+      ...HOME,
+      TUTTI_LIBRARY: '/ignored',
+      TUTTI_API_PORT: '9000',
+      TUTTI_DATA: '/ignored',
+      TUTTI_NO_MDNS: '0',
+    },
+  )
+  assert.deepEqual(c.libraries, ['/x', '/y'])
+  assert.equal(c.apiPort, 0)
+  assert.equal(c.dataDir, '/d')
+  assert.equal(c.mdns, true, 'TUTTI_NO_MDNS=0 means mDNS stays on')
+})
+
+test('bad input is a UsageError that says what is wrong', () => {
+  assert.throws(
+    () => parseNodeConfig(['--api-port', '70000'], HOME),
+    (e: unknown) => e instanceof UsageError && /port/.test(e.message),
+  )
+  assert.throws(() => parseNodeConfig(['--api-port', 'x'], HOME), UsageError)
+  assert.throws(() => parseNodeConfig(['--bogus'], HOME), UsageError)
+  assert.throws(
+    () => parseNodeConfig(['--output', 'speakers'], HOME),
+    (e: unknown) => e instanceof UsageError && /--output/.test(e.message),
+  )
+  assert.throws(() => parseNodeConfig([], { ...HOME, TUTTI_API_PORT: '-1' }), UsageError)
+})
