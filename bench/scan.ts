@@ -12,7 +12,7 @@
  * Env: SCAN_BENCH_MB (default 300), SCAN_BENCH_FILES (60), SCAN_BENCH_ROUNDS (3).
  */
 import { execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -247,8 +247,13 @@ async function main(): Promise<void> {
     const nodeData = join(work, 'node-data')
     if (canRunNode) {
       try {
+        // The same V8 flags `npm start` and bin/tutti.js give a node (package.json "tutti.nodeFlags").
+        const { tutti } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
+          tutti?: { nodeFlags?: string[] }
+        }
         const r = await idleRss(
           [
+            ...(tutti?.nodeFlags ?? []),
             'src/cli/main.ts',
             'start',
             '--data',
