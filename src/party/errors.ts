@@ -39,3 +39,10 @@ export class CommandRefusedError extends TuttiError {
     this.refusal = refusal
   }
 }
+
+/** No Raft leader right now (election, or this node is on the minority side of a split): the command was not run. */
+export class PartyReconnectingError extends TuttiError {
+  constructor(message = 'reconnecting: the party cannot commit right now') {
+    super('PARTY_RECONNECTING', message, 503)
+  }
+}

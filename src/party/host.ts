@@ -153,15 +153,20 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
   submit(
     command: PartyCommand,
     from: string,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; requestId?: string },
   ): Promise<{ index: number; result: CommandResult }> {
+    const requestId = options?.requestId
     const run = async () => {
       const now = this.#clock.now()
       const stamp = PLAYBACK_COMMANDS.has(command.type) ? now + this.leadMs() : now
       // Effective times never go backwards in the log: a queue edit must not land before an earlier-stamped play.
       const effectivePartyTime = Math.max(stamp, this.#lastEffective)
       this.#lastEffective = effectivePartyTime
-      return this.#log.propose({ command, from, effectivePartyTime }, options)
+      const entry =
+        requestId === undefined
+          ? { command, from, effectivePartyTime }
+          : { command, from, effectivePartyTime, requestId }
+      return this.#log.propose(entry, options)
     }
     const next = this.#proposeChain.then(run, run)
     this.#proposeChain = next.catch(() => {})
@@ -242,7 +247,9 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
       case 'bye':
         session.closed = true
         if (memberOf(this.#log.state, session.peerId) !== undefined)
-          await this.submit({ type: 'leave' }, session.peerId)
+          await this.submit({ type: 'leave' }, session.peerId).catch((err: Error) =>
+            logger('leave of %s not committed: %s', session.peerId, err.message),
+          )
         this.#liveness.delete(session.peerId)
         await session.framed.close()
         return
@@ -286,7 +293,14 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
       if (l.seqs.size > 16) l.seqs.delete(l.seqs.keys().next().value as string)
     }
     if (session.phase !== 'member') return refuse('waiting for the host to approve your join request')
-    return this.submit(signed.command, signed.from)
+    try {
+      return await this.submit(signed.command, signed.from, { requestId: signed.requestId })
+    } catch (err) {
+      // Not the leader any more, or the entry was overwritten by a new leader: the member retries (same request id) at the new host.
+      return {
+        result: { ok: false, code: 'unavailable', reason: `not committed: ${(err as Error).message}` },
+      }
+    }
   }
 
   #onCommitted(c: CommittedEntry): void {
@@ -303,7 +317,12 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
         this.#send(session, msg)
       } else if (memberOf(c.state, session.peerId) !== undefined) {
         this.#welcome(session) // approved
-      } else if (!c.state.pending.some((p) => p.peerId === session.peerId)) {
+      } else if (
+        // Only a rejection ends a pending request: with a replicated log other entries commit while our join is in flight.
+        c.entry.command.type === 'reject' &&
+        c.entry.command.peerId === session.peerId &&
+        c.result.ok
+      ) {
         this.#send(session, { type: 'refused', reason: 'the host declined your join request' })
         void session.sendChain.then(() => this.#closeSession(session))
       }
@@ -342,7 +361,9 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
         this.#liveness.delete(member.peerId)
         const reason = `stopped answering for ${Math.round(silent / 1000)} s`
         this.emit('member:removed', { peerId: member.peerId, reason })
-        void this.submit({ type: 'remove-member', peerId: member.peerId, reason }, this.#self)
+        this.submit({ type: 'remove-member', peerId: member.peerId, reason }, this.#self).catch(
+          (err: Error) => logger('removing %s failed: %s', member.peerId, err.message),
+        )
       } else if (silent >= this.#init.suspectAfterMs && !l.suspected) {
         l.suspected = true
         this.emit('member:suspected', { peerId: member.peerId })

@@ -162,7 +162,8 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     for (let i = 0; i < 60 && this.#clockSamples < 3; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
-    if (this.#timer === undefined) this.#timer = setInterval(() => this.#tick(), this.#init.heartbeatMs)
+    if (this.#timer === undefined && !this.#stopped)
+      this.#timer = setInterval(() => this.#tick(), this.#init.heartbeatMs)
   }
 
   /** Says goodbye (the host commits a leave) and hangs up. Idempotent. */
@@ -181,7 +182,7 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
   /** Signs and submits a command; resolves with the host's verdict once committed (or refused). */
   async submit(
     command: PartyCommand,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; requestId?: string },
   ): Promise<{ index?: number; result: CommandResult }> {
     if (this.#framed === undefined) {
       return { result: { ok: false, code: 'unavailable', reason: 'not connected to the party host' } }
@@ -192,6 +193,7 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
       session: this.#session,
       seq: this.#seq++,
       command,
+      ...(options?.requestId === undefined ? {} : { requestId: options.requestId }),
     })
     const requestId = this.#requestId++ % 2 ** 31
     const answer = new Promise<{ index?: number; result: CommandResult }>((resolve) => {
@@ -224,6 +226,11 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     const { invite } = this.#init
     const dialStart = this.#clock.now()
     const stream = await this.#dialHost(options)
+    if (this.#stopped) {
+      // Stopped while dialling (e.g. the leader changed again): no timers may outlive stop().
+      stream.abort(new Error('member stopped'))
+      throw new HostUnreachableError('stopped while connecting')
+    }
     logger('dialled the host in %s ms', (this.#clock.now() - dialStart).toFixed(1))
     const framed: Framed = new FramedStream(stream, hostToMemberSchema, memberToHostSchema, {
       maxMessageBytes: MAX_PARTY_MESSAGE_BYTES,
@@ -414,6 +421,7 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     const framed = this.#framed
     this.#framed = undefined
     void framed?.close()
+    this.#welcomed?.reject(new HostUnreachableError(reason))
     for (const done of this.#pendingRequests.values())
       done({ result: { ok: false, code: 'unavailable', reason } })
     this.#pendingRequests.clear()

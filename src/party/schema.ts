@@ -60,12 +60,14 @@ export const partyCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('skip') }),
   z.object({ type: z.literal('previous') }),
   z.object({ type: z.literal('end') }),
+  z.object({ type: z.literal('set-host'), peerId }),
 ])
 
 export const logEntrySchema = z.object({
   command: partyCommandSchema,
   from: peerId,
   effectivePartyTime: finite,
+  requestId: z.string().min(1).max(128).optional(),
 })
 
 export const commandResultSchema = z.union([
@@ -126,6 +128,8 @@ export const signedCommandSchema = z.object({
   session: z.string().min(8).max(64),
   seq: z.number().int().min(0),
   command: partyCommandSchema,
+  /** Stays the same when the command is retried at a new host (de-duplicated in the log). */
+  requestId: z.string().min(1).max(128).optional(),
 })
 
 const memberStatSchema = z.object({

@@ -8,18 +8,26 @@
  * committed timeline at each change's effective party time.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Connection, PrivateKey } from '@libp2p/interface'
 import type { PartyAdvert, PublicParty } from '../directory/index.ts'
 import type { Library } from '../library/types.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
 import type { QueueEntry as PlayerQueueEntry, Timeline as PlayerTimeline } from '../playback/timeline.ts'
+import { createRaftPartyLog, type RaftPartyLog } from '../replication/raft-party-log.ts'
 import type { Clock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
 import { log } from '../shared/logger.ts'
-import { AlreadyInPartyError, CommandRefusedError, NotInPartyError } from './errors.ts'
+import {
+  AlreadyInPartyError,
+  CommandRefusedError,
+  NotInPartyError,
+  PartyReconnectingError,
+} from './errors.ts'
 import { PartyHost } from './host.ts'
 import { decodeInvite, encodeInvite, inviteQrTerminal, qrSvg } from './invite.ts'
-import { createLeaderLog, type PartyLog, PartyReplica } from './log.ts'
+import { GapError, PartyReplica } from './log.ts'
 import { PartyMember } from './member.ts'
 import { toPlayerTimeline } from './player-bridge.ts'
 import { readinessOf, type SongReadiness, type TransferProgress } from './readiness.ts'
@@ -31,6 +39,7 @@ import {
   createPartyState,
   currentEntryAt,
   type JoinPolicy,
+  memberOf,
   type PartyCommand,
   type PartyState,
   type PermissionMode,
@@ -82,6 +91,8 @@ export interface PartyServiceInit {
   prefetchEntries?: number
   /** Directory re-announcement period for public parties. Default 30 s. */
   announceIntervalMs?: number
+  /** Raft election timeout in 50 ms ticks (random in [n, 2n)). Default 10: a dead host is replaced in 0.5–1 s. */
+  electionTicks?: number
 }
 
 export interface PartyServiceComponents {
@@ -111,6 +122,10 @@ export interface PartyMemberView {
   rttMs?: number
   syncErrorMs?: number
   suspected: boolean
+  /** Replication role: voters elect the host; learners only follow. Undefined until the leader placed it. */
+  replica?: 'voter' | 'learner'
+  /** As this node's log sees it ('self' for this node). */
+  health?: 'self' | 'healthy' | 'unreachable' | 'unknown'
 }
 
 export interface PartyStatus {
@@ -123,6 +138,12 @@ export interface PartyStatus {
   partyTime: number
   /** Log index applied. */
   index: number
+  /** Raft term (rises with every election). */
+  term: number
+  /** Peer id of the current Raft leader (= the host once its set-host commits); undefined during an election. */
+  leader?: string
+  /** 'reconnecting': no leader reachable — commands fail fast until one is elected. 'joining': not admitted yet. */
+  connection: 'connected' | 'reconnecting' | 'joining'
   joinPolicy: JoinPolicy
   permissions: { mode: PermissionMode; djs: string[] }
   /** What this node may do: the UI greys out the rest. */
@@ -145,6 +166,8 @@ export interface PartyServiceEvents extends Record<string, unknown> {
   'party:update': PartyStatus
   'party:closed': { partyId: string; reason: string }
   'party:pending': { partyId: string }
+  /** A new Raft leader (the party's host after failover or hand-off). */
+  'party:host-changed': { partyId: string; leader: string; term: number }
 }
 
 export interface PartyService {
@@ -181,67 +204,114 @@ export interface PartyService {
   ): () => void
 }
 
-interface HostSession {
-  role: 'host'
+interface Session {
   invite: Invite
   link: string
-  log: PartyLog
-  host: PartyHost
-  replica: PartyReplica
   public: boolean
-  unsubscribe: Array<() => void>
-}
-
-interface MemberSession {
-  role: 'member'
-  invite: Invite
-  link: string
-  member: PartyMember
+  /** The replicated log; undefined until a joiner has been admitted and synced. */
+  log: RaftPartyLog | undefined
+  /** Fed from `log.onCommitted` on every node. */
+  replica: PartyReplica | undefined
+  /** Present while this node is the Raft leader: it admits members and orders their commands. */
+  host: PartyHost | undefined
+  /** Present while another node leads: hello, signed submits and party-clock samples to the leader. */
+  member: PartyMember | undefined
+  /** The leader `member` talks to. */
+  memberLeader: string | undefined
+  memberUnsubscribe: Array<() => void>
+  /** While leading: party time = local clock + this (frozen at takeover, so party time stays continuous). */
+  hostOffset: number | undefined
+  /** Last party-clock offset in use before a re-point: used until the new leader's clock samples are good. */
+  frozenOffset: number | undefined
   awaitingApproval: boolean
   unsubscribe: Array<() => void>
 }
+
+/** Entries in flight when a leader fails: the member retries them (same request id) this long. */
+const COMMAND_RETRY_MS = 8_000
 
 export function createPartyService(init: PartyServiceInit, components: PartyServiceComponents): PartyService {
   const { libp2p, clock } = components
   components = { ...components } // attachPlayer replaces the player on our own copy
   const events = new TypedEmitter<PartyServiceEvents>()
   const self = libp2p.peerId.toString()
+  const removesSelf = removesSelfFactory(self)
   const prefetched = new Set<string>()
   const speakerTokens = new SpeakerTokens()
-  let session: HostSession | MemberSession | undefined
+  let session: Session | undefined
   let started = false
   let playerTimer: ReturnType<typeof setTimeout> | undefined
   let announceTimer: ReturnType<typeof setInterval> | undefined
   let lastPlayerState: PartyState | undefined
 
-  const replica = (): PartyReplica | undefined =>
-    session === undefined ? undefined : session.role === 'host' ? session.replica : session.member.replica
+  const replica = (): PartyReplica | undefined => session?.replica ?? session?.member?.replica
 
-  const partyTime = (): number => (session?.role === 'member' ? session.member.partyTime() : clock.now())
-  const localTimeOf = (partyMs: number): number =>
-    session?.role === 'member' ? session.member.localTimeOf(partyMs) : partyMs
-  const partyTimeOf = (localMs: number): number =>
-    session?.role === 'member' ? session.member.partyTimeAt(localMs) : localMs
+  /** The member's clock estimate, once it is trustworthy or when there is nothing better. */
+  function memberClock(s: Session): PartyMember | undefined {
+    const m = s.member
+    if (m === undefined) return undefined
+    return m.clockReady() || s.frozenOffset === undefined ? m : undefined
+  }
+
+  function partyTimeOf(localMs: number): number {
+    const s = session
+    if (s === undefined) return localMs
+    if (s.host !== undefined && s.hostOffset !== undefined) return localMs + s.hostOffset
+    const m = memberClock(s)
+    if (m !== undefined) return m.partyTimeAt(localMs)
+    return localMs + (s.frozenOffset ?? 0)
+  }
+
+  function localTimeOf(partyMs: number): number {
+    const s = session
+    if (s === undefined) return partyMs
+    if (s.host !== undefined && s.hostOffset !== undefined) return partyMs - s.hostOffset
+    const m = memberClock(s)
+    if (m !== undefined) return m.localTimeOf(partyMs)
+    return partyMs - (s.frozenOffset ?? 0)
+  }
+
+  const partyTime = (): number => partyTimeOf(clock.now())
+  /** The clock a leading node stamps and serves: party time. */
+  const partyClock: Clock = { now: () => partyTime() }
+
+  function clockReady(): boolean {
+    const s = session
+    if (s === undefined) return false
+    if (s.host !== undefined || s.frozenOffset !== undefined) return true
+    return s.member?.clockReady() ?? false
+  }
 
   function stats(): MemberStat[] {
     if (session === undefined) return []
-    return session.role === 'host' ? session.host.stats() : session.member.stats
+    return session.host?.stats() ?? session.member?.stats ?? []
+  }
+
+  function connection(s: Session): PartyStatus['connection'] {
+    if (s.log === undefined) return 'joining'
+    return s.log.leader() === undefined ? 'reconnecting' : 'connected'
   }
 
   function status(): PartyStatus | undefined {
     const r = replica()
-    if (session === undefined) return undefined
+    const s = session
+    if (s === undefined) return undefined
     const now = partyTime()
-    const awaitingApproval = session.role === 'member' && session.awaitingApproval
+    const role = s.host !== undefined ? 'host' : 'member'
+    const term = s.log?.term() ?? 0
+    const leader = s.log?.leader()
     if (r === undefined) {
       return {
-        role: session.role,
-        partyId: session.invite.partyId,
+        role,
+        partyId: s.invite.partyId,
         name: '',
-        hostPeerId: session.invite.hostPeerId,
-        invite: session.link,
+        hostPeerId: s.invite.hostPeerId,
+        invite: s.link,
         partyTime: now,
         index: 0,
+        term,
+        leader,
+        connection: connection(s),
         joinPolicy: 'approve',
         permissions: { mode: 'host-only', djs: [] },
         can: { controlMusic: false, manageParty: false },
@@ -251,21 +321,25 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         members: [],
         pending: [],
         ended: false,
-        awaitingApproval,
+        awaitingApproval: s.awaitingApproval,
         readiness: {},
       }
     }
     const state = r.stateAt(now)
     const latest = r.state
-    const byPeer = new Map(stats().map((s) => [s.peerId, s]))
+    const byPeer = new Map(stats().map((st) => [st.peerId, st]))
+    const replication = new Map((s.log?.members() ?? []).map((m) => [m.peerId, m]))
     return {
-      role: session.role,
+      role,
       partyId: latest.id,
       name: latest.name,
       hostPeerId: latest.hostPeerId,
-      invite: session.link,
+      invite: s.link,
       partyTime: now,
       index: r.index,
+      term,
+      leader,
+      connection: connection(s),
       joinPolicy: latest.joinPolicy,
       permissions: latest.permissions,
       can: { controlMusic: canControlMusic(latest, self), manageParty: latest.hostPeerId === self },
@@ -274,24 +348,31 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       timeline: latest.timeline,
       queue: latest.queue,
       members: latest.members.map((m) => {
-        const s = byPeer.get(m.peerId)
+        const st = byPeer.get(m.peerId)
+        const rep = replication.get(m.peerId)
         return {
           peerId: m.peerId,
           name: m.name,
           role: m.role,
           self: m.peerId === self,
-          rttMs: s?.rttMs,
-          syncErrorMs:
-            m.peerId === self && session?.role === 'member' ? session.member.syncErrorMs() : s?.syncErrorMs,
-          suspected: s?.suspected ?? false,
+          rttMs: st?.rttMs,
+          syncErrorMs: m.peerId === self ? syncErrorMs(s) : st?.syncErrorMs,
+          suspected: st?.suspected ?? false,
+          replica: rep?.role,
+          health: rep?.health,
         }
       }),
       pending: latest.pending,
       ended: latest.ended,
-      syncErrorMs: session.role === 'host' ? 0 : session.member.syncErrorMs(),
-      awaitingApproval,
+      syncErrorMs: syncErrorMs(s),
+      awaitingApproval: s.awaitingApproval,
       readiness: readinessFor(state, now),
     }
+  }
+
+  function syncErrorMs(s: Session): number | undefined {
+    if (s.host !== undefined) return 0
+    return s.member?.syncErrorMs()
   }
 
   function readinessFor(state: PartyState, now: number): Record<string, SongReadiness> {
@@ -349,7 +430,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     if (player === undefined || r === undefined) return
     if (playerTimer !== undefined) clearTimeout(playerTimer)
     playerTimer = undefined
-    if (session?.role === 'member' && !session.member.clockReady()) {
+    if (!clockReady()) {
       // Party time is still a guess: a player started now would start at the wrong place and slew for seconds.
       playerTimer = setTimeout(schedulePlayer, 50)
       return
@@ -393,10 +474,12 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   }
 
   function announce(): void {
-    if (session?.role !== 'host' || !session.public || components.directory === undefined) return
-    const state = session.log.state
+    const s = session
+    if (s?.host === undefined || !s.public || components.directory === undefined || s.replica === undefined)
+      return
+    const state = s.replica.state
     try {
-      const now = currentEntryAt(session.replica.stateAt(clock.now()), clock.now())
+      const now = currentEntryAt(s.replica.stateAt(partyTime()), partyTime())
       void Promise.resolve(
         components.directory.announce({
           partyId: state.id,
@@ -414,7 +497,144 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     }
   }
 
-  async function closeSession(reason: string): Promise<void> {
+  function stopMember(s: Session): void {
+    for (const u of s.memberUnsubscribe) u()
+    s.memberUnsubscribe = []
+    s.member?.stop()
+    s.member = undefined
+    s.memberLeader = undefined
+  }
+
+  /** Connects the member side to `leader` (join, or after a failover): hello, signed submits, clock samples. */
+  function connectMember(s: Session, leader: string): PartyMember {
+    // Keep the party time we have until the new leader's clock samples are good.
+    if (s.member !== undefined || s.hostOffset !== undefined) s.frozenOffset = partyTime() - clock.now()
+    stopMember(s)
+    const member = new PartyMember(
+      {
+        invite: {
+          ...s.invite,
+          hostPeerId: leader,
+          hostAddrs: leader === s.invite.hostPeerId ? s.invite.hostAddrs : [],
+        },
+        name: init.displayName,
+        heartbeatMs: init.heartbeatMs,
+      },
+      { libp2p, clock, privateKey: components.privateKey },
+    )
+    s.member = member
+    s.memberLeader = leader
+    s.memberUnsubscribe.push(
+      member.on('snapshot', () => {
+        s.awaitingApproval = false
+        onChange()
+      }),
+      member.on('entry', () => {
+        if (s.log === undefined) onChange()
+      }),
+      member.on('pending', () => {
+        s.awaitingApproval = true
+        events.emit('party:pending', { partyId: s.invite.partyId })
+        publish()
+      }),
+      member.on('stats', () => publish()),
+      member.on('closed', ({ reason }) => {
+        // Before the log is synced the host's word is final; after, the log says whether we are still in.
+        if (session === s && s.log === undefined) void closeSession(reason)
+        else logger('connection to leader %s closed: %s', leader, reason)
+      }),
+    )
+    return member
+  }
+
+  /** This node won an election: keep party time where it was, admit members, claim the host role. */
+  function becomeHost(s: Session): void {
+    if (s.host !== undefined || s.log === undefined) return
+    s.hostOffset = partyTime() - clock.now()
+    stopMember(s)
+    s.frozenOffset = s.hostOffset
+    const host = new PartyHost(
+      {
+        partyId: s.invite.partyId,
+        secret: s.invite.secret,
+        heartbeatMs: init.heartbeatMs,
+        suspectAfterMs: init.suspectAfterMs,
+        removeAfterMs: init.removeAfterMs,
+      },
+      { clock: partyClock, log: s.log, selfPeerId: self },
+    )
+    s.host = host
+    s.unsubscribe.push(host.on('member:stats', () => publish()))
+    host.start()
+    if (s.log.state.hostPeerId !== self) {
+      host
+        .submit({ type: 'set-host', peerId: self }, self)
+        .catch((err: Error) => logger('set-host not committed: %s', err.message))
+    }
+    if (s.public && announceTimer === undefined) {
+      announce()
+      announceTimer = setInterval(announce, init.announceIntervalMs ?? 10_000)
+    }
+  }
+
+  function stepDown(s: Session): void {
+    const host = s.host
+    if (host === undefined) return
+    s.frozenOffset = s.hostOffset
+    s.hostOffset = undefined
+    s.host = undefined
+    void host.stop()
+    if (announceTimer !== undefined) clearInterval(announceTimer)
+    announceTimer = undefined
+  }
+
+  function onLeaderChanged(s: Session, leader: string | undefined, term: number): void {
+    if (session !== s) return
+    logger('leader is now %s (term %d)', leader ?? 'unknown', term)
+    if (leader === self) becomeHost(s)
+    else {
+      stepDown(s)
+      if (leader !== undefined && leader !== s.memberLeader) {
+        const member = connectMember(s, leader)
+        void member
+          .join({ signal: AbortSignal.timeout(10_000) })
+          .catch((err: Error) => logger('connecting to leader %s failed: %s', leader, err.message))
+      }
+    }
+    if (leader !== undefined) events.emit('party:host-changed', { partyId: s.invite.partyId, leader, term })
+    schedulePlayer()
+    publish()
+  }
+
+  /** Every node: the replica follows the log's commits; the party ends (for us) when the log says so. */
+  function attachLog(s: Session, partyLog: RaftPartyLog): void {
+    const rebuild = () => {
+      s.replica = new PartyReplica(partyLog.state, partyLog.commitIndex)
+    }
+    rebuild()
+    s.unsubscribe.push(
+      partyLog.onCommitted((c) => {
+        if (session !== s) return
+        try {
+          s.replica?.apply(c.index, c.entry)
+        } catch (err) {
+          if (!(err instanceof GapError)) throw err
+          rebuild()
+        }
+        onChange()
+        if (c.state.ended) void closeSession('the party has ended')
+        else if (c.result.ok && removesSelf(c.entry.command, c.entry.from))
+          void closeSession('removed from the party')
+      }),
+      partyLog.on('snapshot:installed', () => {
+        if (session !== s) return
+        rebuild()
+        onChange()
+      }),
+    )
+  }
+
+  async function closeSession(reason: string, options: { forget?: boolean } = {}): Promise<void> {
     const s = session
     if (s === undefined) return
     session = undefined
@@ -427,36 +647,106 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     prefetched.clear()
     speakerTokens.revokeAll()
     components.player?.setTimeline(undefined, [])
-    if (s.role === 'host') {
-      await s.host.stop()
-      if (s.public) {
-        try {
-          void Promise.resolve(components.directory?.withdraw(s.invite.partyId)).catch(() => {})
-        } catch {}
-      }
-    } else {
-      s.member.stop()
+    stopMember(s)
+    const host = s.host
+    s.host = undefined
+    await host?.stop()
+    await s.log?.stop().catch((err: Error) => logger('stopping the party log: %s', err.message))
+    if (s.public) {
+      try {
+        void Promise.resolve(components.directory?.withdraw(s.invite.partyId)).catch(() => {})
+      } catch {}
+    }
+    if (options.forget === true || reason === 'the party has ended') {
+      await rm(join(init.dataDir, `party-${s.invite.partyId}`), { recursive: true, force: true }).catch(
+        () => {},
+      )
     }
     events.emit('party:closed', { partyId: s.invite.partyId, reason })
   }
 
   async function handleStream(stream: Parameters<PartyHost['handleStream']>[0], connection: Connection) {
-    if (session?.role !== 'host') {
-      // Not hosting: answer nothing and hang up; the dialer reports the host unreachable.
+    const host = session?.host
+    if (host === undefined) {
+      // Not leading: answer nothing and hang up; the member follows the log's leader.
       stream.abort(new Error('not hosting a party'))
       return
     }
-    await session.host.handleStream(stream, connection)
+    await host.handleStream(stream, connection)
   }
 
+  function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms)
+      function done() {
+        clearTimeout(t)
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      signal?.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  /**
+   * Runs a command at the current leader. Fails fast while there is no leader;
+   * when the leader changes under an in-flight command, retries at the new
+   * one with the same request id (the state machine applies it once).
+   */
   async function command(cmd: PartyCommand, options?: { signal?: AbortSignal }) {
-    if (session === undefined) throw new NotInPartyError()
-    const answer =
-      session.role === 'host'
-        ? await session.host.submit(cmd, self, options)
-        : await session.member.submit(cmd, options)
-    if (!answer.result.ok) throw new CommandRefusedError(answer.result.code, answer.result.reason)
+    const s = session
+    if (s === undefined) throw new NotInPartyError()
+    const signal = options?.signal
+    let answer: { index?: number; result: CommandResult } | undefined
+    if (s.log === undefined) {
+      if (s.member === undefined) throw new PartyReconnectingError()
+      answer = await s.member.submit(cmd, options)
+    } else {
+      if (s.log.leader() === undefined) throw new PartyReconnectingError()
+      const requestId = randomUUID()
+      const giveUpAt = clock.now() + COMMAND_RETRY_MS
+      for (;;) {
+        signal?.throwIfAborted()
+        if (session !== s) throw new NotInPartyError()
+        const leader = s.log.leader()
+        let retry = false
+        if (leader === undefined) retry = true
+        else if (leader === self && s.host !== undefined) {
+          try {
+            answer = await s.host.submit(cmd, self, { signal, requestId })
+          } catch (err) {
+            if (signal?.aborted) throw err
+            logger('command %s not committed here: %s', cmd.type, (err as Error).message)
+            retry = true
+          }
+        } else if (s.member !== undefined && s.memberLeader === leader) {
+          answer = await s.member.submit(cmd, { signal, requestId })
+          retry = !answer.result.ok && answer.result.code === 'unavailable' && !signal?.aborted
+        } else retry = true
+        if (!retry) break
+        if (clock.now() >= giveUpAt) {
+          if (s.log.leader() === undefined) throw new PartyReconnectingError()
+          break
+        }
+        await sleep(100, signal)
+      }
+    }
+    if (answer === undefined) throw new PartyReconnectingError()
+    if (!answer.result.ok) {
+      if (answer.result.code === 'unavailable' && s.log?.leader() === undefined)
+        throw new PartyReconnectingError()
+      throw new CommandRefusedError(answer.result.code, answer.result.reason)
+    }
     return answer
+  }
+
+  function newLog(
+    partyId: string,
+    extra: { initialState?: PartyState; knownPeers?: string[] },
+  ): RaftPartyLog {
+    return createRaftPartyLog(
+      { partyId, selfId: self, dataDir: init.dataDir, electionTicks: init.electionTicks, ...extra },
+      { libp2p, clock },
+    )
   }
 
   return {
@@ -488,7 +778,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       if (started) return
       started = true
       await libp2p.handle(PARTY_PROTOCOL, handleStream, {
-        maxInboundStreams: 4,
+        maxInboundStreams: 64,
         runOnLimitedConnection: true,
       })
     },
@@ -496,7 +786,8 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     async stop() {
       if (!started) return
       started = false
-      if (session?.role === 'member') await session.member.leave().catch(() => {})
+      if (session?.log === undefined && session?.member !== undefined)
+        await session.member.leave().catch(() => {})
       await closeSession('node stopped')
       await libp2p.unhandle(PARTY_PROTOCOL).catch(() => {})
     },
@@ -522,41 +813,36 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
             ? undefined
             : { mode: options.permissions.mode, djs: options.permissions.djs ?? [] },
       })
-      const partyLog = createLeaderLog({ initialState })
-      const host = new PartyHost(
-        {
-          partyId,
-          secret: invite.secret,
-          heartbeatMs: init.heartbeatMs,
-          suspectAfterMs: init.suspectAfterMs,
-          removeAfterMs: init.removeAfterMs,
-        },
-        { clock, log: partyLog, selfPeerId: self },
-      )
-      const hostReplica = new PartyReplica(initialState, 0)
+      const partyLog = newLog(partyId, { initialState })
       const link = encodeInvite(invite)
-      const s: HostSession = {
-        role: 'host',
+      const s: Session = {
         invite,
         link,
-        log: partyLog,
-        host,
-        replica: hostReplica,
         public: options.public === true,
+        log: partyLog,
+        replica: undefined,
+        host: undefined,
+        member: undefined,
+        memberLeader: undefined,
+        memberUnsubscribe: [],
+        hostOffset: 0,
+        frozenOffset: undefined,
+        awaitingApproval: false,
         unsubscribe: [],
       }
-      s.unsubscribe.push(
-        partyLog.onCommitted((c) => {
-          hostReplica.apply(c.index, c.entry)
-          onChange()
-        }),
-        host.on('member:stats', () => publish()),
-      )
       session = s
-      host.start()
-      if (s.public) {
-        announce()
-        announceTimer = setInterval(announce, init.announceIntervalMs ?? 10_000)
+      s.unsubscribe.push(
+        partyLog.on('leader:changed', ({ leader, term }) => onLeaderChanged(s, leader, term)),
+      )
+      try {
+        await partyLog.start({ signal: options.signal })
+        attachLog(s, partyLog)
+        // A lone founder elects itself at once (no election timeout).
+        for (let i = 0; i < 100 && partyLog.leader() !== self; i++) await sleep(20, options.signal)
+        if (partyLog.leader() === self) becomeHost(s)
+      } catch (err) {
+        if (session === s) await closeSession((err as Error).message, { forget: true })
+        throw err
       }
       onChange()
       return { status: status() as PartyStatus, invite: link, inviteQr: await inviteQrTerminal(link) }
@@ -565,49 +851,100 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     async join(link, options) {
       if (session !== undefined) throw new AlreadyInPartyError()
       const invite = decodeInvite(link)
-      const member = new PartyMember(
-        { invite, name: init.displayName, heartbeatMs: init.heartbeatMs },
-        { libp2p, clock, privateKey: components.privateKey },
-      )
-      const s: MemberSession = {
-        role: 'member',
+      const s: Session = {
         invite,
         link,
-        member,
+        public: false,
+        log: undefined,
+        replica: undefined,
+        host: undefined,
+        member: undefined,
+        memberLeader: undefined,
+        memberUnsubscribe: [],
+        hostOffset: undefined,
+        frozenOffset: undefined,
         awaitingApproval: false,
         unsubscribe: [],
       }
-      s.unsubscribe.push(
-        member.on('entry', () => onChange()),
-        member.on('snapshot', () => {
-          s.awaitingApproval = false
-          onChange()
-        }),
-        member.on('pending', () => {
-          s.awaitingApproval = true
-          events.emit('party:pending', { partyId: invite.partyId })
-          publish()
-        }),
-        member.on('stats', () => publish()),
-        member.on('closed', ({ reason }) => {
-          if (session === s) void closeSession(reason)
-        }),
-      )
       session = s
       try {
+        const member = connectMember(s, invite.hostPeerId)
         await member.join(options)
+        // Admitted: replicate the log from now on (the leader adds us as a learner and sends a snapshot).
+        const welcomed = member.replica?.state
+        const partyLog = newLog(invite.partyId, {
+          knownPeers: [invite.hostPeerId, ...(welcomed?.members.map((m) => m.peerId) ?? [])],
+        })
+        s.unsubscribe.push(
+          partyLog.on('leader:changed', ({ leader, term }) => {
+            if (s.log !== undefined) onLeaderChanged(s, leader, term)
+          }),
+        )
+        await partyLog.start(options)
+        try {
+          await partyLog.synced(options)
+        } catch (err) {
+          await partyLog.stop({ handOff: false })
+          throw err
+        }
+        // The leader's snapshot may predate our admission: wait until the log has us as a member.
+        for (let i = 0; i < 250 && memberOf(partyLog.state, self) === undefined; i++)
+          await sleep(20, options?.signal)
+        if (session !== s) throw new NotInPartyError('left the party while joining')
+        s.log = partyLog
+        attachLog(s, partyLog)
+        const leader = partyLog.leader()
+        if (leader !== undefined && leader !== s.memberLeader) onLeaderChanged(s, leader, partyLog.term())
       } catch (err) {
-        if (session === s) await closeSession((err as Error).message)
+        if (session === s) await closeSession((err as Error).message, { forget: true })
         throw err
       }
+      onChange()
       return status() as PartyStatus
     },
 
     async leave() {
-      if (session === undefined) throw new NotInPartyError()
-      if (session.role === 'member') await session.member.leave()
-      else await session.host.submit({ type: 'end' }, self).catch(() => {})
-      await closeSession('left the party')
+      const s = session
+      if (s === undefined) throw new NotInPartyError()
+      if (s.log === undefined) {
+        await s.member?.leave()
+        await closeSession('left the party', { forget: true })
+        return
+      }
+      if (s.host !== undefined) {
+        const others = s.log.state.members.filter((m) => m.peerId !== self)
+        if (others.length === 0) {
+          await command({ type: 'end' }).catch(() => {})
+          await closeSession('left the party', { forget: true })
+          return
+        }
+        // Graceful: hand leadership to the best voter first (no election pause), then leave through it.
+        await s.log
+          .handOff({ signal: AbortSignal.timeout(2_000) })
+          .catch((err: Error) => logger('hand-off failed: %s', err.message))
+      }
+      // The new leader's set-host may not be committed yet ("the host cannot leave"): retry briefly.
+      const giveUpAt = clock.now() + 3_000
+      for (;;) {
+        try {
+          await command({ type: 'leave' })
+          break
+        } catch (err) {
+          if (clock.now() >= giveUpAt || !(err instanceof CommandRefusedError) || err.refusal !== 'invalid') {
+            logger('leave not committed: %s', (err as Error).message)
+            break
+          }
+          await sleep(100)
+        }
+      }
+      // Stay until the group has dropped us: a voter that vanishes first could leave the rest without a quorum.
+      for (
+        let i = 0;
+        i < 150 && s.log.members().some((m) => m.peerId === self) && s.log.leader() !== undefined;
+        i++
+      )
+        await sleep(20)
+      await closeSession('left the party', { forget: true })
     },
 
     parties() {
@@ -625,6 +962,12 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       }))
     },
   }
+}
+
+function removesSelfFactory(self: string) {
+  return (command: PartyCommand, from: string): boolean =>
+    (command.type === 'leave' && from === self) ||
+    ((command.type === 'remove-member' || command.type === 'reject') && command.peerId === self)
 }
 
 /** True when we hold a direct connection to `peerId` over a private (LAN/loopback) address. */

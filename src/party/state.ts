@@ -75,6 +75,8 @@ export interface PartyState {
   nextEntrySeq: number
   /** True once the host ended the party: every further command is refused. */
   ended: boolean
+  /** Request ids of the last applied commands and their verdicts: a retried command is not applied twice. */
+  recentRequests?: Array<{ id: string; result: CommandResult }>
 }
 
 export interface SongRef {
@@ -102,6 +104,8 @@ export type PartyCommand =
   | { type: 'skip' }
   | { type: 'previous' }
   | { type: 'end' }
+  /** The Raft leader claims the host role (failover); only `peerId` itself may send it. */
+  | { type: 'set-host'; peerId: string }
 
 export type PartyCommandType = PartyCommand['type']
 
@@ -112,6 +116,8 @@ export interface PartyLogEntry {
   from: string
   /** Party time (ms) at which the command takes effect, stamped by the leader. */
   effectivePartyTime: number
+  /** Submitter's id for this command: a retry with the same id (after a failover) is applied once. */
+  requestId?: string
 }
 
 export type RefusalCode =
@@ -336,7 +342,27 @@ export function permissionRefusal(
 // ---------------------------------------------------------------------------
 // Applying commands
 
+/** Request ids remembered for de-duplication. */
+export const MAX_RECENT_REQUESTS = 256
+
 export function applyCommand(state: PartyState, entry: PartyLogEntry): ApplyOutcome {
+  const { requestId } = entry
+  if (requestId !== undefined) {
+    const seen = state.recentRequests?.find((r) => r.id === requestId)
+    if (seen !== undefined) return { state, result: seen.result }
+    const outcome = applyOnce(state, entry)
+    if (!outcome.result.ok) return outcome
+    const recentRequests = [
+      ...(outcome.state.recentRequests ?? []),
+      { id: requestId, result: outcome.result },
+    ]
+    if (recentRequests.length > MAX_RECENT_REQUESTS) recentRequests.shift()
+    return { state: { ...outcome.state, recentRequests }, result: outcome.result }
+  }
+  return applyOnce(state, entry)
+}
+
+function applyOnce(state: PartyState, entry: PartyLogEntry): ApplyOutcome {
   const { command, from, effectivePartyTime: t } = entry
   const refusal = permissionRefusal(state, from, command.type)
   if (refusal !== undefined) return refuse(state, refusal.code, refusal.reason)
@@ -364,6 +390,22 @@ export function applyCommand(state: PartyState, entry: PartyLogEntry): ApplyOutc
         return refuse(state, 'not-found', `no pending join request from ${short(command.peerId)}`)
       }
       return ok({ ...state, pending: state.pending.filter((p) => p.peerId !== command.peerId) })
+    }
+    case 'set-host': {
+      if (command.peerId !== from) return refuse(state, 'forbidden', 'only a node can make itself the host')
+      if (state.hostPeerId === from) return ok(state)
+      const old = state.hostPeerId
+      return ok({
+        ...state,
+        hostPeerId: from,
+        members: state.members.map((m) =>
+          m.peerId === from
+            ? { ...m, role: 'host' }
+            : m.peerId === old
+              ? { ...m, role: roleFor(state, old) }
+              : m,
+        ),
+      })
     }
     case 'leave':
       if (from === state.hostPeerId)

@@ -401,9 +401,39 @@ class RaftPartyLogImpl implements RaftPartyLog {
     const candidates = this.#health().filter(
       (m) => m.peerId !== this.#init.selfId && driver.conf.voters.includes(m.peerId),
     )
-    const best = rankCandidates(candidates).find((m) => m.healthy)
-    if (best === undefined) return // nobody to hand to: the group ends with us (or waits for us)
+    let best = rankCandidates(candidates).find((m) => m.healthy)
+    if (best === undefined) {
+      // No other voter (a party of two has one): promote the best healthy learner first, then hand to it.
+      const learner = rankCandidates(
+        this.#health().filter(
+          (m) => m.peerId !== this.#init.selfId && driver.conf.learners.includes(m.peerId),
+        ),
+      ).find((m) => m.healthy)
+      if (learner === undefined) return // nobody to hand to: the group ends with us (or waits for us)
+      await this.#promote(learner.peerId, options)
+      best = learner
+    }
     await this.transferLeadership(best.peerId, options)
+  }
+
+  /** Leader: make learner `peerId` a voter; resolves once the change is applied here. */
+  async #promote(peerId: string, options: { signal?: AbortSignal }): Promise<void> {
+    const limit = AbortSignal.timeout(this.#electionTicks * this.#tickMs * 4)
+    const signal = options.signal ? AbortSignal.any([options.signal, limit]) : limit
+    let proposed = false
+    while (!this.#driver?.conf.voters.includes(peerId)) {
+      if (signal.aborted) throw new TransferFailedError(`could not make ${peerId} a voter in time`)
+      if (!proposed) {
+        try {
+          this.#driver?.proposeConfChange({ type: 'addVoter', node: peerId })
+          proposed = true
+        } catch (err) {
+          // Another change still pending: wait for it.
+          if (!(err instanceof ProposalDroppedError)) throw err
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.#tickMs))
+    }
   }
 
   // ---- internals ------------------------------------------------------------------

@@ -1,5 +1,9 @@
 // The party API routes over HTTP: create, status, commands with refusals as errors, speaker token and its timeline + clock routes, 503 without the component.
+
 import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { partyRoutes } from '../../src/api/routes/party.ts'
@@ -62,7 +66,7 @@ describe('party API routes', { timeout: 60_000 }, () => {
     const key = await generateKeyPair('Ed25519')
     libp2p = await createTuttiLibp2p({ privateKey: key, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
     party = createPartyService(
-      { dataDir: '/tmp/unused', displayName: 'Host' },
+      { dataDir: mkdtempSync(join(tmpdir(), 'tutti-party-')), displayName: 'Host' },
       { libp2p, clock: monotonicClock, privateKey: key },
     )
     await party.start()

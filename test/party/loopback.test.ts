@@ -1,5 +1,9 @@
 // A 3-node party over loopback libp2p: create, join, enqueue, play with agreeing timelines; permission refusals; approval; a vanished member is removed and rejoins; forged and malformed messages are refused and the host keeps running.
+
 import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -33,7 +37,7 @@ async function makeNode(
   const libp2p = await createTuttiLibp2p({ privateKey: key, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
   const party = createPartyService(
     {
-      dataDir: '/tmp/unused',
+      dataDir: mkdtempSync(join(tmpdir(), 'tutti-party-')),
       displayName: name,
       heartbeatMs: opts.heartbeatMs ?? 200,
       suspectAfterMs: 600,
@@ -276,9 +280,15 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
       await host2.party.command({ type: 'reject', peerId: erin.libp2p.peerId.toString() })
       await assert.rejects(erinJoin, JoinRefusedError)
       assert.equal(erin.party.status(), undefined)
-      // The host ends the party: members are told and are out.
+      // The host leaves: it hands the party to dave (Raft leadership + host role) and is out.
       await host2.party.leave()
-      await waitFor(() => dave.party.status() === undefined, 'dave is out of the ended party')
+      assert.equal(host2.party.status(), undefined)
+      const daveId = dave.libp2p.peerId.toString()
+      await waitFor(() => dave.party.status()?.hostPeerId === daveId, 'dave hosts the party')
+      await waitFor(() => dave.party.status()?.members.length === 1, 'host2 is gone from the party')
+      // The last member leaving ends the party.
+      await dave.party.leave()
+      assert.equal(dave.party.status(), undefined)
     } finally {
       for (const n of [host2, dave, erin]) {
         await n.party.stop().catch(() => {})

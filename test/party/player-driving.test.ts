@@ -1,5 +1,9 @@
 // The party service drives the node's player from the committed timeline: a start is handed over ahead of its effective time, a pause not before it; prefetch asks the swarm for upcoming songs with the members as providers.
+
 import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
@@ -24,7 +28,7 @@ describe('player driving and prefetch', { timeout: 60_000 }, () => {
     const key = await generateKeyPair('Ed25519')
     libp2p = await createTuttiLibp2p({ privateKey: key, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
     party = createPartyService(
-      { dataDir: '/tmp/unused', displayName: 'Host' },
+      { dataDir: mkdtempSync(join(tmpdir(), 'tutti-party-')), displayName: 'Host' },
       {
         libp2p,
         clock: monotonicClock,

@@ -1,5 +1,9 @@
 // Public parties through the gossipsub directory: announced on create, listed by a connected node as nearby with a working invite, withdrawn when the party ends.
+
 import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createDirectory, type Directory } from '../../src/directory/index.ts'
@@ -29,7 +33,7 @@ async function makeNode(name: string): Promise<Node> {
   )
   directory.start()
   const party = createPartyService(
-    { dataDir: '/tmp/unused', displayName: name, announceIntervalMs: 300 },
+    { dataDir: mkdtempSync(join(tmpdir(), 'tutti-party-')), displayName: name, announceIntervalMs: 300 },
     { libp2p, clock: monotonicClock, privateKey: key, directory },
   )
   await party.start()
