@@ -149,4 +149,23 @@ describe('host failover', { timeout: 120_000 }, () => {
       'new commands reach both survivors',
     )
   })
+
+  it('alone on the minority side, a member says it is reconnecting and refuses commands at once (and keeps playing)', async () => {
+    const [, alice, bob] = nodes
+    const leaderId = alice.party.status()?.leader ?? assert.fail('no leader')
+    const [gone, left] = leaderId === alice.id ? [alice, bob] : [bob, alice]
+    const before = mapping(left)
+    await gone.libp2p.stop()
+    // One voter of three: no quorum, so no leader.
+    await waitFor(() => left.party.status()?.connection === 'reconnecting', 'the survivor shows reconnecting')
+    const t = performance.now()
+    await assert.rejects(left.party.command({ type: 'skip' }), (err: Error) => {
+      assert.equal(err.name, 'PartyReconnectingError')
+      assert.match(err.message, /reconnecting/)
+      return true
+    })
+    console.log(`minority side: command refused after ${(performance.now() - t).toFixed(1)} ms`)
+    // The committed timeline keeps playing meanwhile.
+    assert.ok(Math.abs(mapping(left) - before) < 20, 'the timeline did not move')
+  })
 })
