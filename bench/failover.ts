@@ -13,6 +13,8 @@ import { join } from 'node:path'
 import { ProcessGroup } from '../test/replication/fixtures/process-group.ts'
 
 const KILLS = Number(process.env.KILLS ?? 20)
+/** Leader kills in the in-process party-service phase (5 voters survive at most 2). */
+const PARTY_KILLS = Math.min(2, Number(process.env.PARTY_KILLS ?? 2))
 const SIZE = 5
 
 function quantile(sorted: number[], q: number): number {
@@ -99,8 +101,6 @@ const result = {
   acknowledged: acked.length,
   acknowledgedLost: lost,
   replicasAgree: sameIndex && sameHistory,
-  playbackGap:
-    'not measured: the party service does not run on this log yet; playback gap and timeline jump at failover need it',
 }
 console.log(
   `election time  p50 ${result.electionMs.p50.toFixed(0)} ms  p99 ${result.electionMs.p99.toFixed(0)} ms  (min ${result.electionMs.min?.toFixed(0)}, max ${result.electionMs.max?.toFixed(0)}, n=${KILLS})`,
@@ -111,7 +111,138 @@ console.log(
 console.log(`acknowledged ${acked.length} of ${submitted} submitted; acknowledged commands lost: ${lost}`)
 for (const line of lostDetail.slice(0, 10)) console.log(`  ${line}`)
 console.log(`replicas agree (commit index and the order of every command): ${sameIndex && sameHistory}`)
-console.log(`playback gap / timeline jump: ${result.playbackGap}`)
+
+const party = await partyPhase(PARTY_KILLS)
 await mkdir(new URL('./results/', import.meta.url), { recursive: true })
-await writeFile(new URL('./results/failover.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
+await writeFile(
+  new URL('./results/failover.json', import.meta.url),
+  `${JSON.stringify({ ...result, party }, null, 2)}\n`,
+)
 process.exit(lost === 0 && result.replicasAgree ? 0 : 1)
+
+/**
+ * The party service on this log, in one process: five members on loopback
+ * libp2p, each with its own clock offset and a recording player, playing a
+ * song; the host's node is killed `kills` times. Per survivor: the largest
+ * timeline jump (position − local time, sampled every 10 ms from before the
+ * kill to 1 s after the new host's set-host committed) and the playback gap
+ * (time the player had no running timeline).
+ */
+async function partyPhase(kills: number) {
+  const { generateKeyPair } = await import('@libp2p/crypto/keys')
+  const { createTuttiLibp2p } = await import('../src/net/libp2p.ts')
+  const { createPartyService } = await import('../src/party/service.ts')
+  const { monotonicClock } = await import('../src/shared/clock.ts')
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-bench-party-'))
+  const nodes = await Promise.all(
+    [0, 2_000, -1_500, 700, -3_100].map(async (offset, i) => {
+      const key = await generateKeyPair('Ed25519')
+      const libp2p = await createTuttiLibp2p({
+        privateKey: key,
+        mdns: false,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+      })
+      const clock = { now: () => monotonicClock.now() + offset }
+      const player = { playing: false, stoppedSince: 0 as number | undefined, stoppedMs: 0 }
+      const party = createPartyService(
+        { dataDir: join(dir, `n${i}`), displayName: `n${i}`, heartbeatMs: 200, removeAfterMs: 60_000 },
+        {
+          libp2p,
+          clock,
+          privateKey: key,
+          player: {
+            setTimeline(timeline) {
+              const playing = timeline !== undefined && !timeline.paused
+              const now = performance.now()
+              if (playing && player.stoppedSince !== undefined) {
+                player.stoppedMs += now - player.stoppedSince
+                player.stoppedSince = undefined
+              } else if (!playing && player.stoppedSince === undefined) player.stoppedSince = now
+              player.playing = playing
+            },
+          },
+        },
+      )
+      await party.start()
+      return { i, libp2p, party, clock, player, id: libp2p.peerId.toString(), alive: true }
+    }),
+  )
+  const until = async (check: () => boolean, what: string, ms = 30_000) => {
+    const end = performance.now() + ms
+    while (!check()) {
+      if (performance.now() > end) throw new Error(`party phase: timed out waiting for ${what}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+  const mapping = (n: (typeof nodes)[number]) => {
+    const local = n.clock.now()
+    const st = n.party.status()
+    return st?.nowPlaying.playing ? st.nowPlaying.position * 1000 - local : Number.NaN
+  }
+  const { invite } = await nodes[0].party.create({ name: 'bench', permissions: { mode: 'everyone' } })
+  for (const n of nodes.slice(1)) await n.party.join(invite)
+  await until(
+    () => nodes[0].party.status()?.members.every((m) => m.replica === 'voter') === true,
+    'five voters',
+  )
+  await nodes[1].party.command({
+    type: 'enqueue',
+    song: { cid: 'bafybench', title: 'x', artist: 'y', durationSec: 3600 },
+  })
+  await nodes[0].party.command({ type: 'play' })
+  await until(() => nodes.every((n) => n.player.playing), 'everyone playing')
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  const rounds: Array<{ electionMs: number; hostChangedMs: number; maxJumpMs: number; maxGapMs: number }> = []
+  for (let k = 0; k < kills; k++) {
+    const alive = nodes.filter((n) => n.alive)
+    const victim = alive.find((n) => n.party.status()?.role === 'host')
+    if (victim === undefined) throw new Error('party phase: no host')
+    const survivors = alive.filter((n) => n !== victim)
+    const before = new Map(survivors.map((n) => [n.id, mapping(n)]))
+    const gapBefore = new Map(survivors.map((n) => [n.id, n.player.stoppedMs]))
+    const jumps = new Map(survivors.map((n) => [n.id, 0]))
+    const sample = () => {
+      for (const n of survivors) {
+        const j = Math.abs(mapping(n) - (before.get(n.id) ?? 0))
+        jumps.set(n.id, Math.max(jumps.get(n.id) ?? 0, Number.isNaN(j) ? Number.POSITIVE_INFINITY : j))
+      }
+    }
+    const killedAt = performance.now()
+    victim.alive = false
+    await victim.libp2p.stop()
+    let electionMs = Number.NaN
+    await until(() => {
+      sample()
+      const leaders = survivors.map((n) => n.party.status()?.leader)
+      const ok =
+        leaders[0] !== undefined && leaders[0] !== victim.id && leaders.every((l) => l === leaders[0])
+      if (ok && Number.isNaN(electionMs)) electionMs = performance.now() - killedAt
+      return ok && survivors.every((n) => n.party.status()?.hostPeerId === leaders[0])
+    }, 'a new host')
+    const hostChangedMs = performance.now() - killedAt
+    const sampleUntil = performance.now() + 1_000
+    while (performance.now() < sampleUntil) {
+      sample()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const maxJumpMs = Math.max(...jumps.values())
+    const maxGapMs = Math.max(
+      ...survivors.map(
+        (n) =>
+          n.player.stoppedMs -
+          (gapBefore.get(n.id) ?? 0) +
+          (n.player.stoppedSince === undefined ? 0 : performance.now() - n.player.stoppedSince),
+      ),
+    )
+    rounds.push({ electionMs, hostChangedMs, maxJumpMs, maxGapMs })
+    console.log(
+      `party kill ${k + 1}/${kills}: new leader in ${electionMs.toFixed(0)} ms, host role committed in ${hostChangedMs.toFixed(0)} ms; per survivor: timeline jump ${[...jumps.values()].map((j) => j.toFixed(2)).join(' / ')} ms, playback gap max ${maxGapMs.toFixed(0)} ms`,
+    )
+  }
+  for (const n of nodes) {
+    await n.party.stop().catch(() => {})
+    await Promise.resolve(n.libp2p.stop()).catch(() => {})
+  }
+  await rm(dir, { recursive: true, force: true })
+  return { members: nodes.length, kills, rounds }
+}
