@@ -37,6 +37,8 @@ export interface PartyHostInit {
   removeAfterMs?: number
   /** How long a new stream has to say hello. */
   helloTimeoutMs?: number
+  /** A host taking over after failover: the latest effective party time already in the log (stamps never go back before it). */
+  lastEffectivePartyTime?: number
 }
 
 export interface PartyHostComponents {
@@ -92,7 +94,9 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
 
   constructor(init: PartyHostInit, components: PartyHostComponents) {
     super()
+    this.#lastEffective = init.lastEffectivePartyTime ?? Number.NEGATIVE_INFINITY
     this.#init = {
+      lastEffectivePartyTime: Number.NEGATIVE_INFINITY,
       heartbeatMs: 1_000,
       suspectAfterMs: 3_000,
       removeAfterMs: 10_000,

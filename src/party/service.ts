@@ -560,6 +560,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         heartbeatMs: init.heartbeatMs,
         suspectAfterMs: init.suspectAfterMs,
         removeAfterMs: init.removeAfterMs,
+        lastEffectivePartyTime: lastEffective(s.log),
       },
       { clock: partyClock, log: s.log, selfPeerId: self },
     )
@@ -962,6 +963,12 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       }))
     },
   }
+}
+
+/** Latest effective party time among the recent committed entries (the old host may have stamped ahead). */
+function lastEffective(partyLog: RaftPartyLog): number {
+  const recent = partyLog.entriesAfter(Math.max(0, partyLog.commitIndex - 64)) ?? []
+  return Math.max(Number.NEGATIVE_INFINITY, ...recent.map((c) => c.entry.effectivePartyTime))
 }
 
 function removesSelfFactory(self: string) {
