@@ -169,3 +169,54 @@ describe('host failover', { timeout: 120_000 }, () => {
     assert.ok(Math.abs(mapping(left) - before) < 20, 'the timeline did not move')
   })
 })
+
+describe('graceful hand-off', { timeout: 120_000 }, () => {
+  const nodes: TestNode[] = []
+
+  after(async () => {
+    for (const n of nodes) {
+      await n.party.stop().catch(() => {})
+      await Promise.resolve(n.libp2p.stop()).catch(() => {})
+    }
+  })
+
+  it('a host that leaves hands the party over: the others keep playing, with a new host, and it is gone from the members', async () => {
+    const [host, alice, bob] = await Promise.all([
+      makeNode('Host', 0),
+      makeNode('Alice', 1_500),
+      makeNode('Bob', -700),
+    ])
+    nodes.push(host, alice, bob)
+    const { invite } = await host.party.create({ name: 'Hand-off', permissions: { mode: 'everyone' } })
+    await alice.party.join(invite)
+    await bob.party.join(invite)
+    await waitFor(
+      () => host.party.status()?.members.every((m) => m.replica === 'voter') === true,
+      'all three members are Raft voters',
+    )
+    await alice.party.command({ type: 'enqueue', song: song(1) })
+    await host.party.command({ type: 'play' })
+    await waitFor(
+      () => [alice, bob].every((n) => n.party.status()?.nowPlaying.playing === true),
+      'everyone hears song 1',
+    )
+    const before = new Map([alice, bob].map((n) => [n.id, mapping(n)]))
+    const t = performance.now()
+    await host.party.leave()
+    console.log(`hand-off: the host was out after ${(performance.now() - t).toFixed(0)} ms`)
+    assert.equal(host.party.status(), undefined)
+    await waitFor(
+      () =>
+        [alice, bob].every(
+          (n) => n.party.status()?.members.length === 2 && n.party.status()?.hostPeerId !== host.id,
+        ),
+      'the others have a new host and two members',
+    )
+    for (const n of [alice, bob]) {
+      const jump = Math.abs(mapping(n) - (before.get(n.id) ?? 0))
+      assert.ok(jump < 20, `${n.name}'s timeline jumped ${jump.toFixed(1)} ms`)
+    }
+    await bob.party.command({ type: 'enqueue', song: song(2) })
+    await waitFor(() => alice.party.status()?.queue.length === 2, 'commands work after the hand-off')
+  })
+})
