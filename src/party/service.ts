@@ -224,6 +224,8 @@ interface Session {
   /** Last party-clock offset in use before a re-point: used until the new leader's clock samples are good. */
   frozenOffset: number | undefined
   awaitingApproval: boolean
+  /** leave() is running: it closes the session itself. */
+  leaving: boolean
   unsubscribe: Array<() => void>
 }
 
@@ -624,7 +626,8 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         }
         onChange()
         if (c.state.ended) void closeSession('the party has ended')
-        else if (c.result.ok && removesSelf(c.entry.command, c.entry.from))
+        // Our own leave: leave() closes once the group has dropped us (a voter vanishing first could cost the quorum).
+        else if (c.result.ok && removesSelf(c.entry.command, c.entry.from) && !s.leaving)
           void closeSession('removed from the party')
       }),
       partyLog.on('snapshot:installed', () => {
@@ -829,6 +832,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         hostOffset: 0,
         frozenOffset: undefined,
         awaitingApproval: false,
+        leaving: false,
         unsubscribe: [],
       }
       session = s
@@ -865,6 +869,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         hostOffset: undefined,
         frozenOffset: undefined,
         awaitingApproval: false,
+        leaving: false,
         unsubscribe: [],
       }
       session = s
@@ -912,6 +917,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         await closeSession('left the party', { forget: true })
         return
       }
+      s.leaving = true
       if (s.host !== undefined) {
         const others = s.log.state.members.filter((m) => m.peerId !== self)
         if (others.length === 0) {
@@ -924,27 +930,39 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
           .handOff({ signal: AbortSignal.timeout(2_000) })
           .catch((err: Error) => logger('hand-off failed: %s', err.message))
       }
-      // The new leader's set-host may not be committed yet ("the host cannot leave"): retry briefly.
+      // The new leader's set-host may not be committed yet ("the host cannot leave"): retry briefly. Our own
+      // log tells when the leave committed (the leader hangs up on a departed member before it can answer).
+      const partyLog = s.log
+      const left = () => memberOf(partyLog.state, self) === undefined
       const giveUpAt = clock.now() + 3_000
-      for (;;) {
-        try {
-          await command({ type: 'leave' })
-          break
-        } catch (err) {
-          if (clock.now() >= giveUpAt || !(err instanceof CommandRefusedError) || err.refusal !== 'invalid') {
-            logger('leave not committed: %s', (err as Error).message)
-            break
+      let finished = false
+      void (async () => {
+        while (!left()) {
+          try {
+            await command({ type: 'leave' })
+            return
+          } catch (err) {
+            if (left()) return
+            if (
+              clock.now() >= giveUpAt ||
+              !(err instanceof CommandRefusedError) ||
+              err.refusal !== 'invalid'
+            ) {
+              logger('leave not committed: %s', (err as Error).message)
+              return
+            }
+            await sleep(100)
           }
-          await sleep(100)
         }
-      }
+      })().finally(() => {
+        finished = true
+      })
+      while (!left() && !finished) await sleep(20)
       // Stay until the group has dropped us: a voter that vanishes first could leave the rest without a quorum.
-      for (
-        let i = 0;
-        i < 150 && s.log.members().some((m) => m.peerId === self) && s.log.leader() !== undefined;
-        i++
-      )
+      for (let i = 0; i < 150 && left() && partyLog.members().some((m) => m.peerId === self); i++) {
+        if (partyLog.leader() === undefined || partyLog.leader() === self) break
         await sleep(20)
+      }
       await closeSession('left the party', { forget: true })
     },
 
