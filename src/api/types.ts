@@ -62,6 +62,7 @@ export interface ApiEventMap {
   'party:update': PartyStatus
   'party:closed': { partyId: string; reason: string }
   'party:pending': { partyId: string }
+  'party:host-changed': { partyId: string; leader: string; term: number }
   'download:progress': DownloadInfo
   'download:done': DownloadInfo
   'download:failed': DownloadInfo

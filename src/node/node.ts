@@ -138,6 +138,10 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
     party.on('party:update', (status) => events.emit('party:update', status))
     party.on('party:closed', (closed) => events.emit('party:closed', closed))
     party.on('party:pending', (pending) => events.emit('party:pending', pending))
+    party.on('party:host-changed', (change) => {
+      events.emit('party:host-changed', change)
+      hooks.onNotice?.(`party host is now ${change.leader} (term ${change.term})`)
+    })
     swarm.on('download:progress', (d) => events.emit('download:progress', d))
     swarm.on('download:done', (d) => events.emit('download:done', d))
     swarm.on('download:failed', (d) => events.emit('download:failed', d))

@@ -125,13 +125,17 @@ function printStatus(s: PartyStatus): void {
             .join(', ')
     }`,
   )
+  const host = s.members.find((m) => m.peerId === s.leader)
+  console.log(
+    `host      ${host === undefined ? 'electing…' : `${host.name} ${host.peerId}`} (term ${s.term}${s.connection === 'connected' ? '' : `, ${s.connection}`})`,
+  )
   console.log(`control   ${s.permissions.mode}${s.can.controlMusic ? '' : ' (you cannot control the music)'}`)
   console.log('members')
   for (const m of s.members) {
     const sync = m.syncErrorMs === undefined ? '' : ` sync ±${m.syncErrorMs.toFixed(1)} ms`
     const rtt = m.rttMs === undefined ? '' : ` rtt ${m.rttMs.toFixed(1)} ms`
     console.log(
-      `  ${m.self ? '*' : ' '} ${m.name} (${m.role})${rtt}${sync}${m.suspected ? ' [not answering]' : ''}`,
+      `  ${m.self ? '*' : ' '} ${m.name} (${m.role}${m.replica === undefined ? '' : `, ${m.replica}`}${m.health === 'unreachable' ? ', unreachable' : ''})${rtt}${sync}${m.suspected ? ' [not answering]' : ''}`,
     )
   }
   if (s.pending.length > 0) {

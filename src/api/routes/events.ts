@@ -19,6 +19,7 @@ export const STREAMED_EVENT_TYPES: ReadonlyArray<keyof ApiEventMap> = [
   'party:update',
   'party:closed',
   'party:pending',
+  'party:host-changed',
   'download:progress',
   'download:done',
   'download:failed',

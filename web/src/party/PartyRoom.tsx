@@ -45,6 +45,31 @@ function usePartyStatus(): [PartyStatus | null | undefined, () => void] {
   return [party, () => setTick((t) => t + 1)]
 }
 
+function hostName(party: PartyStatus): string {
+  const host =
+    party.members.find((m) => m.peerId === party.leader) ?? party.members.find((m) => m.role === 'host')
+  return host === undefined ? 'electing…' : `${host.name}${host.self ? ' (you)' : ''}`
+}
+
+/** A brief notice when the party's host changes (failover or hand-over); fades after a few seconds. */
+function HostChangeNotice({ party }: { party: PartyStatus }) {
+  const previous = useRef<string | undefined>(party.leader)
+  const [notice, setNotice] = useState<string>()
+  useEffect(() => {
+    const before = previous.current
+    previous.current = party.leader
+    if (before === undefined || party.leader === undefined || before === party.leader) return
+    setNotice(`The party has a new host: ${hostName(party)} (term ${party.term}). The music goes on.`)
+    const timer = setTimeout(() => setNotice(undefined), 6_000)
+    return () => clearTimeout(timer)
+  }, [party])
+  return notice === undefined ? null : (
+    <p role="status" className="card" style={{ padding: 8, marginBottom: 12 }}>
+      {notice}
+    </p>
+  )
+}
+
 export function PartyRoom({ query }: PageProps) {
   const [party, refresh] = usePartyStatus()
   const [error, setError] = useState<string>()
@@ -70,9 +95,12 @@ export function PartyRoom({ query }: PageProps) {
       <header className="page-header">
         <h1>{party.name || 'Party'}</h1>
         <span className="muted">
-          {party.role === 'host' ? 'You are the host' : 'Member'} · control: {party.permissions.mode}
+          {party.role === 'host' ? 'You are the host' : 'Member'} · control: {party.permissions.mode} · host{' '}
+          {hostName(party)} · term {party.term}
+          {party.connection !== 'connected' && <strong> · {party.connection}…</strong>}
         </span>
       </header>
+      <HostChangeNotice party={party} />
       {party.awaitingApproval && <p className="muted">Waiting for the host to let you in…</p>}
       {party.ended && <p className="muted">The party has ended.</p>}
       {error !== undefined && (
@@ -272,6 +300,7 @@ function Members({ party, run }: { party: PartyStatus; run: (c: PartyCommand) =>
           <tr>
             <th>Name</th>
             <th>Role</th>
+            <th>Replica</th>
             <th>RTT</th>
             <th>Sync error</th>
             <th />
@@ -286,6 +315,10 @@ function Members({ party, run }: { party: PartyStatus; run: (c: PartyCommand) =>
                 {m.suspected ? ' — not answering' : ''}
               </td>
               <td>{m.role}</td>
+              <td>
+                {m.replica ?? '–'}
+                {m.health === 'unreachable' ? ' (unreachable)' : ''}
+              </td>
               <td>{m.rttMs === undefined ? '–' : `${m.rttMs.toFixed(1)} ms`}</td>
               <td>{m.syncErrorMs === undefined ? '–' : `±${m.syncErrorMs.toFixed(1)} ms`}</td>
               <td>
