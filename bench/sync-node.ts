@@ -8,6 +8,9 @@
  * Roles (env TUTTI_BENCH_ROLE): host (creates the party, queues two
  * synthetic songs, plays when told) or member (joins the invite it is sent).
  */
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createTuttiLibp2p } from '../src/net/libp2p.ts'
 import { createPartyService } from '../src/party/service.ts'
@@ -64,7 +67,8 @@ const player = createHeadlessPlayer(
   },
 )
 const party = createPartyService(
-  { dataDir: '/tmp/unused', displayName: name },
+  // Each node its own data directory: the party's Raft log is persisted there.
+  { dataDir: await mkdtemp(join(tmpdir(), `tutti-sync-${name}-`)), displayName: name },
   { libp2p, clock, privateKey: key, player },
 )
 await party.start()
