@@ -1,22 +1,12 @@
 // A listening party in real Chromium: two nodes in one party, a speaker page on each, both play the same song and their playheads agree on the party clock.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { browserSkipReason, launchChromium, SCREENSHOTS } from '../helpers/chromium.ts'
 import { type NodeProcess, startNode } from '../helpers/node-process.ts'
 import { waitFor } from '../helpers/wait.ts'
-
-/** TUTTI_CHROMIUM points elsewhere (e.g. /usr/bin/chromium-browser) on machines that name it differently. */
-const CHROMIUM = process.env.TUTTI_CHROMIUM ?? '/usr/bin/chromium'
-const ROOT = resolve(import.meta.dirname, '../..')
-const SCREENSHOTS = join(ROOT, 'test-output')
-const skipReason = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium)`
-  : !existsSync(join(ROOT, 'web/dist/index.html'))
-    ? 'the web UI is not built (npm run build)'
-    : undefined
 
 /**
  * Two speakers agree when they start the song at the same party time. Each
@@ -148,17 +138,7 @@ const partySuite = () =>
       const address = a.listenAddrs.find((addr) => addr.includes('/p2p/'))
       assert.ok(address, `node A printed a dialable address: ${a.listenAddrs.join(', ')}`)
       b = await startNode(['--bootstrap', address])
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--autoplay-policy=no-user-gesture-required',
-        ],
-      })
+      browser = await launchChromium()
       await mkdir(SCREENSHOTS, { recursive: true })
     })
 
@@ -339,5 +319,5 @@ const partySuite = () =>
   })
 
 // Without Chromium the run reports a skipped test with the reason, never a pass.
-if (skipReason === undefined) partySuite()
-else it('listening party in Chromium', (t) => t.skip(skipReason))
+if (browserSkipReason === undefined) partySuite()
+else it('listening party in Chromium', (t) => t.skip(browserSkipReason))

@@ -1,24 +1,14 @@
 // The web UI in real Chromium against a real node (`tutti start` on the demo library): token from the link, library table, in-browser playback over HTTP Range, peers and status pages.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { encodeWav } from '../../src/library/demo/encode.ts'
+import { browserSkipReason, launchChromium, ROOT, SCREENSHOTS } from '../helpers/chromium.ts'
 import { waitFor } from '../helpers/wait.ts'
-
-/** TUTTI_CHROMIUM points elsewhere (e.g. /usr/bin/chromium-browser) on machines that name it differently. */
-const CHROMIUM = process.env.TUTTI_CHROMIUM ?? '/usr/bin/chromium'
-const ROOT = resolve(import.meta.dirname, '../..')
-const SCREENSHOTS = join(ROOT, 'test-output')
-const skipReason = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium)`
-  : !existsSync(join(ROOT, 'web/dist/index.html'))
-    ? 'the web UI is not built (npm run build)'
-    : undefined
 
 /** Starts `tutti start` on a fresh data dir and resolves with the printed web UI link. */
 async function stopNode(node: { child: ChildProcess } | undefined): Promise<void> {
@@ -83,17 +73,7 @@ const browserSuite = () =>
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'tutti-ui-'))
       node = await startNode(dataDir)
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--autoplay-policy=no-user-gesture-required',
-        ],
-      })
+      browser = await launchChromium()
       page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
       page.on('pageerror', (err) => pageErrors.push(err.message))
       await mkdir(SCREENSHOTS, { recursive: true })
@@ -218,5 +198,5 @@ const browserSuite = () =>
   })
 
 // Without Chromium the run reports a skipped test with the reason, never a pass.
-if (skipReason === undefined) browserSuite()
-else it('web UI in Chromium', (t) => t.skip(skipReason))
+if (browserSkipReason === undefined) browserSuite()
+else it('web UI in Chromium', (t) => t.skip(browserSkipReason))
