@@ -4,13 +4,17 @@
  * box to start a download by song id, and a play link that streams a song
  * while it is still arriving.
  */
-import { type FormEvent, useCallback, useEffect, useState } from 'react'
+import { type FormEvent, useState } from 'react'
 import type { DownloadInfo } from '../../../src/swarm/types.ts'
 import { api, songStreamUrl } from '../api.ts'
 import { formatBytes, formatDuration, shortPeerId } from '../format.ts'
 import type { PageProps } from '../pages.ts'
+import { usePolled } from '../use-polled.ts'
 
 const REFRESH_MS = 1_000
+
+const fetchDownloads = (signal?: AbortSignal) =>
+  api.get<{ downloads: DownloadInfo[] }>('/api/downloads', signal)
 
 function stateLabel(d: DownloadInfo): string {
   if (d.state === 'downloading') return `${d.percent.toFixed(0)} %`
@@ -40,32 +44,10 @@ function ProgressBar({ percent }: { percent: number }) {
 }
 
 export function DownloadsPage(_props: PageProps) {
-  const [downloads, setDownloads] = useState<DownloadInfo[]>()
-  const [error, setError] = useState<string>()
+  // Progress changes many times a second; a gentle poll keeps the page simple and cheap.
+  const { data, error, setError, reload: load } = usePolled(fetchDownloads, REFRESH_MS)
+  const downloads = data?.downloads
   const [cid, setCid] = useState('')
-
-  const load = useCallback((signal?: AbortSignal) => {
-    api.get<{ downloads: DownloadInfo[] }>('/api/downloads', signal).then(
-      (body) => {
-        setDownloads(body.downloads)
-        setError(undefined)
-      },
-      (err: Error) => {
-        if (err.name !== 'AbortError') setError(err.message)
-      },
-    )
-  }, [])
-
-  useEffect(() => {
-    const controller = new AbortController()
-    load(controller.signal)
-    // Progress changes many times a second; a gentle poll keeps the page simple and cheap.
-    const timer = setInterval(() => load(controller.signal), REFRESH_MS)
-    return () => {
-      clearInterval(timer)
-      controller.abort()
-    }
-  }, [load])
 
   const act = (promise: Promise<unknown>) =>
     promise.then(

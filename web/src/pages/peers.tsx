@@ -1,38 +1,18 @@
 /** Peers: every node this one has seen, whether it is connected, and the measured round-trip time. */
-import { useCallback, useEffect, useState } from 'react'
-import { api, type PeerInfo } from '../api.ts'
+import { api } from '../api.ts'
 import { shortPeerId } from '../format.ts'
 import { useNodeEvent } from '../node-context.tsx'
 import type { PageProps } from '../pages.ts'
+import { usePolled } from '../use-polled.ts'
 
 const REFRESH_MS = 5_000
 
+const fetchPeers = (signal?: AbortSignal) => api.peers(signal)
+
 export function PeersPage(_props: PageProps) {
-  const [peers, setPeers] = useState<PeerInfo[]>()
-  const [error, setError] = useState<string>()
-
-  const load = useCallback((signal?: AbortSignal) => {
-    api.peers(signal).then(
-      (body) => {
-        setPeers(body.peers)
-        setError(undefined)
-      },
-      (err: Error) => {
-        if (err.name !== 'AbortError') setError(err.message)
-      },
-    )
-  }, [])
-
-  useEffect(() => {
-    const controller = new AbortController()
-    load(controller.signal)
-    // RTTs change without events; poll gently while the page is open.
-    const timer = setInterval(() => load(controller.signal), REFRESH_MS)
-    return () => {
-      clearInterval(timer)
-      controller.abort()
-    }
-  }, [load])
+  // RTTs change without events; poll gently while the page is open.
+  const { data, error, reload: load } = usePolled(fetchPeers, REFRESH_MS)
+  const peers = data?.peers
 
   useNodeEvent(['peer:connected', 'peer:disconnected'], () => load())
 
