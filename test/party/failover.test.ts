@@ -52,36 +52,48 @@ function mapping(n: TestNode): number {
   return s.nowPlaying.position * 1000 - local
 }
 
+/** Three voters in one party (host, Alice, Bob with skewed clocks) playing song 1, everyone hearing it. */
+async function playingParty(
+  name: string,
+  offsetsMs: [number, number, number],
+  nodes: TestNode[],
+): Promise<TestNode[]> {
+  const [host, alice, bob] = await Promise.all([
+    makeNode('Host', offsetsMs[0]),
+    makeNode('Alice', offsetsMs[1]),
+    makeNode('Bob', offsetsMs[2]),
+  ])
+  nodes.push(host, alice, bob)
+  const { invite } = await host.party.create({ name, permissions: { mode: 'everyone' } })
+  await alice.party.join(invite)
+  await bob.party.join(invite)
+  await waitFor(
+    () => host.party.status()?.members.every((m) => m.replica === 'voter') === true,
+    'all three members are Raft voters',
+  )
+  await alice.party.command({ type: 'enqueue', song: song(1) })
+  await host.party.command({ type: 'play' })
+  await waitFor(
+    () => [host, alice, bob].every((n) => n.party.status()?.nowPlaying.playing === true),
+    'everyone hears song 1',
+  )
+  return [host, alice, bob]
+}
+
+async function stopAll(nodes: TestNode[]): Promise<void> {
+  for (const n of nodes) {
+    await n.party.stop().catch(() => {})
+    await Promise.resolve(n.libp2p.stop()).catch(() => {})
+  }
+}
+
 describe('host failover', { timeout: 120_000 }, () => {
   const nodes: TestNode[] = []
 
-  after(async () => {
-    for (const n of nodes) {
-      await n.party.stop().catch(() => {})
-      await Promise.resolve(n.libp2p.stop()).catch(() => {})
-    }
-  })
+  after(() => stopAll(nodes))
 
   it('a new host takes over without moving anyone’s timeline; acknowledged commands survive', async () => {
-    const [host, alice, bob] = await Promise.all([
-      makeNode('Host', 0),
-      makeNode('Alice', 3_000),
-      makeNode('Bob', -2_000),
-    ])
-    nodes.push(host, alice, bob)
-    const { invite } = await host.party.create({ name: 'Failover', permissions: { mode: 'everyone' } })
-    await alice.party.join(invite)
-    await bob.party.join(invite)
-    await waitFor(
-      () => host.party.status()?.members.every((m) => m.replica === 'voter') === true,
-      'all three members are Raft voters',
-    )
-    await alice.party.command({ type: 'enqueue', song: song(1) })
-    await host.party.command({ type: 'play' })
-    await waitFor(
-      () => [host, alice, bob].every((n) => n.party.status()?.nowPlaying.playing === true),
-      'everyone hears song 1',
-    )
+    const [host, alice, bob] = await playingParty('Failover', [0, 3_000, -2_000], nodes)
     // Acknowledged before the crash: must be in every survivor's state.
     await bob.party.command({ type: 'enqueue', song: song(2) })
     await new Promise((resolve) => setTimeout(resolve, 300))
@@ -173,33 +185,10 @@ describe('host failover', { timeout: 120_000 }, () => {
 describe('graceful hand-off', { timeout: 120_000 }, () => {
   const nodes: TestNode[] = []
 
-  after(async () => {
-    for (const n of nodes) {
-      await n.party.stop().catch(() => {})
-      await Promise.resolve(n.libp2p.stop()).catch(() => {})
-    }
-  })
+  after(() => stopAll(nodes))
 
   it('a host that leaves hands the party over: the others keep playing, with a new host, and it is gone from the members', async () => {
-    const [host, alice, bob] = await Promise.all([
-      makeNode('Host', 0),
-      makeNode('Alice', 1_500),
-      makeNode('Bob', -700),
-    ])
-    nodes.push(host, alice, bob)
-    const { invite } = await host.party.create({ name: 'Hand-off', permissions: { mode: 'everyone' } })
-    await alice.party.join(invite)
-    await bob.party.join(invite)
-    await waitFor(
-      () => host.party.status()?.members.every((m) => m.replica === 'voter') === true,
-      'all three members are Raft voters',
-    )
-    await alice.party.command({ type: 'enqueue', song: song(1) })
-    await host.party.command({ type: 'play' })
-    await waitFor(
-      () => [alice, bob].every((n) => n.party.status()?.nowPlaying.playing === true),
-      'everyone hears song 1',
-    )
+    const [host, alice, bob] = await playingParty('Hand-off', [0, 1_500, -700], nodes)
     const before = new Map([alice, bob].map((n) => [n.id, mapping(n)]))
     const t = performance.now()
     await host.party.leave()
