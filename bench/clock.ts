@@ -9,19 +9,9 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { ClockEstimator } from '../src/clock/estimator.ts'
+import { mulberry32 } from '../src/shared/random.ts'
 
 const RUNS = Number(process.env.CLOCK_BENCH_RUNS ?? 200)
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const profiles = [
   { name: 'lan (0.3 ms, jitter 0.2 ms)', base: 0.15, asym: 0, jitter: 0.2, loss: 0.01 },
@@ -39,7 +29,7 @@ for (const p of profiles) {
   let samples = 0
   let elapsed = 0
   for (let seed = 0; seed < RUNS; seed++) {
-    const random = rng(seed)
+    const random = mulberry32(seed)
     const exp = (m: number) => -m * Math.log(1 - random())
     const drift = (random() * 2 - 1) * 500e-6
     const offset = (random() - 0.5) * 1e6

@@ -17,9 +17,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { seededRandom } from '../src/library/demo/synth.ts'
 import { createLibrary } from '../src/library/index.ts'
 import type { LibraryEvents } from '../src/library/types.ts'
+import { mulberry32 } from '../src/shared/random.ts'
 
 const run = promisify(execFile)
 const repo = resolve(import.meta.dirname, '..')
@@ -68,7 +68,7 @@ function infoChunk(id: string, text: string): Buffer {
 }
 
 async function makeCorpus(dir: string, totalMb: number, files: number, seed: number): Promise<string[]> {
-  const random = seededRandom(seed)
+  const random = mulberry32(seed)
   const perFile = Math.floor((totalMb * 1024 * 1024) / files / 4) * 4
   const paths: string[] = []
   for (let i = 0; i < files; i++) {

@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
+import { mulberry32 } from '../src/shared/random.ts'
 import { song as fakeSong } from '../test/search/fake-library.ts'
 import type { WorkerCommand } from './search-worker.ts'
 
@@ -29,15 +30,6 @@ const CONCURRENCY = 4
 const TIMEOUT_MS = 5_000
 const SEED = arg('seed', Math.floor(Math.random() * 2 ** 31))
 
-function mulberry32(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 const random = mulberry32(SEED)
 const pick = (n: number) => Math.floor(random() * n)
 

@@ -2,18 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ClockEstimator, type ClockSample } from '../../src/clock/estimator.ts'
-
-/** Seeded PRNG (mulberry32) so every run sees the same network. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../../src/shared/random.ts'
 
 interface Network {
   seed: number
@@ -35,7 +24,7 @@ function reference(net: Network, local: number): number {
 }
 
 function simulate(net: Network, estimator: ClockEstimator): number {
-  const random = rng(net.seed)
+  const random = mulberry32(net.seed) // seeded: every run sees the same network
   const exp = (mean: number) => (mean === 0 ? 0 : -mean * Math.log(1 - random()))
   const start = 1_700_000_000_000 // realistic magnitude: precision must survive epoch-sized numbers
   let last = start

@@ -5,6 +5,8 @@
  * timbre, so the demo library sounds like six different pieces. No I/O.
  */
 
+import { mulberry32 } from '../../shared/random.ts'
+
 export type Wave = 'sine' | 'triangle' | 'saw' | 'square'
 
 export interface TrackSpec {
@@ -36,18 +38,6 @@ const SCALES: Record<TrackSpec['mode'], number[]> = {
   major: [0, 2, 4, 5, 7, 9, 11],
   minor: [0, 2, 3, 5, 7, 8, 10],
   dorian: [0, 2, 3, 5, 7, 9, 10],
-}
-
-/** mulberry32: a small, fast, seedable PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 const midiToHz = (midi: number) => 440 * 2 ** ((midi - 69) / 12)
@@ -172,7 +162,7 @@ export function trackDurationSec(spec: TrackSpec): number {
 
 /** Renders a track to stereo float PCM in [-1, 1]. Deterministic for a given spec. */
 export function renderTrack(spec: TrackSpec, sampleRate: number): Pcm {
-  const rand = seededRandom(spec.seed)
+  const rand = mulberry32(spec.seed)
   const length = Math.ceil(trackDurationSec(spec) * sampleRate)
   const pcm: Pcm = { sampleRate, left: new Float32Array(length), right: new Float32Array(length) }
   const beat = 60 / spec.bpm
