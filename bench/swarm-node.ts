@@ -6,11 +6,11 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { hashFile, type Manifest } from '../src/library/content-id.ts'
-import type { Library, Song } from '../src/library/types.ts'
+import { hashFile } from '../src/library/content-id.ts'
 import { createTuttiLibp2p } from '../src/net/libp2p.ts'
 import { monotonicClock } from '../src/shared/clock.ts'
 import { createSwarm } from '../src/swarm/index.ts'
+import { FakeLibrary } from '../test/swarm/helpers.ts'
 
 const RAW_PROTOCOL = '/tutti/bench-raw/1.0.0'
 
@@ -34,38 +34,6 @@ export type NodeReply =
   | { type: 'rss'; maxRssBytes: number }
   | { type: 'error'; message: string }
 
-function minimalLibrary(): Library & { add(path: string, cid: string, m: Manifest): Song } {
-  const songs = new Map<string, { song: Song; manifest: Manifest }>()
-  const add = (path: string, cid: string, manifest: Manifest): Song => {
-    const song: Song = {
-      cid,
-      path,
-      size: manifest.size,
-      mtimeMs: 0,
-      format: 'mp3',
-      mime: 'audio/mpeg',
-      title: cid,
-      artist: '',
-      album: '',
-      durationSec: 0,
-    }
-    songs.set(cid, { song, manifest })
-    return song
-  }
-  return {
-    start: async () => {},
-    stop: async () => {},
-    rescan: async () => {},
-    list: () => [...songs.values()].map((s) => s.song),
-    get: (cid) => songs.get(cid)?.song,
-    manifest: (cid) => songs.get(cid)?.manifest,
-    rejected: () => [],
-    addVerifiedFile: async (path, cid, manifest) => add(path, cid, manifest),
-    on: () => () => {},
-    add,
-  }
-}
-
 const send = (reply: NodeReply): void => {
   process.send?.(reply)
 }
@@ -76,7 +44,8 @@ async function main(): Promise<void> {
   )
   await mkdir(init.dataDir, { recursive: true })
   const libp2p = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
-  const library = minimalLibrary()
+  // The in-memory Library the swarm tests use: the bench measures the swarm, not the sqlite index.
+  const library = new FakeLibrary()
   let cid: string | undefined
   if (init.songPath !== undefined) {
     const hashed = await hashFile(init.songPath)
