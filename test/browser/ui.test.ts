@@ -1,78 +1,28 @@
 // The web UI in real Chromium against a real node (`tutti start` on the demo library): token from the link, library table, in-browser playback over HTTP Range, peers and status pages.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { encodeWav } from '../../src/library/demo/encode.ts'
-import { browserSkipReason, launchChromium, ROOT, SCREENSHOTS } from '../helpers/chromium.ts'
+import { browserSkipReason, launchChromium, SCREENSHOTS } from '../helpers/chromium.ts'
+import { type NodeProcess, startNode } from '../helpers/node-process.ts'
 import { waitFor } from '../helpers/wait.ts'
-
-/** Starts `tutti start` on a fresh data dir and resolves with the printed web UI link. */
-async function stopNode(node: { child: ChildProcess } | undefined): Promise<void> {
-  if (node === undefined || node.child.exitCode !== null) return
-  const exited = new Promise((resolve) => node.child.once('exit', resolve))
-  node.child.kill('SIGTERM')
-  await exited
-}
-
-async function startNode(
-  dataDir: string,
-  extraArgs: string[] = [],
-): Promise<{ child: ChildProcess; webUrl: string; output: () => string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      'src/cli/main.ts',
-      'start',
-      '--data',
-      dataDir,
-      '--api-port',
-      '0',
-      '--no-mdns',
-      '--listen',
-      '/ip4/127.0.0.1/tcp/0',
-      ...extraArgs,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  let exited = false
-  child.once('exit', () => {
-    exited = true
-  })
-  await waitFor(
-    () => {
-      if (exited) throw new Error(`the node exited:\n${output}`)
-      return /Web UI: (\S+)/.test(output)
-    },
-    'the node to print its web UI link',
-    { timeoutMs: 120_000 },
-  )
-  const webUrl = /Web UI: (\S+)/.exec(output)?.[1] ?? ''
-  return { child, webUrl, output: () => output }
-}
 
 const browserSuite = () =>
   describe('web UI in Chromium', () => {
     let dataDir: string
-    let node: Awaited<ReturnType<typeof startNode>>
-    let other: Awaited<ReturnType<typeof startNode>> | undefined
+    let node: NodeProcess
+    let other: NodeProcess | undefined
     let browser: Browser
     let page: Page
     const pageErrors: string[] = []
 
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'tutti-ui-'))
-      node = await startNode(dataDir)
+      // The real demo library: this test also proves a first start generates it.
+      node = await startNode([], { dataDir, demo: true })
       browser = await launchChromium()
       page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
       page.on('pageerror', (err) => pageErrors.push(err.message))
@@ -81,8 +31,8 @@ const browserSuite = () =>
 
     after(async () => {
       await browser?.close()
-      await stopNode(other)
-      await stopNode(node)
+      await other?.stop('SIGTERM')
+      await node?.stop('SIGTERM')
       if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
     })
 
@@ -150,7 +100,7 @@ const browserSuite = () =>
     it('shows the node status and the peers page', async () => {
       await page.click('a[href="#/status"]')
       await page.waitForSelector('.cards')
-      const peerId = /Tutti node (\S+)/.exec(node.output())?.[1]
+      const peerId = node.peerId
       assert.ok(peerId)
       assert.equal(await page.locator('.details code').first().textContent(), peerId)
       const songsCard = page.locator('.card').filter({ hasText: 'Songs' }).locator('.card-value')
@@ -164,16 +114,13 @@ const browserSuite = () =>
     it('lists a second node that joins, as connected with its RTT', async () => {
       await page.click('a[href="#/peers"]')
       await page.waitForSelector('h1:text("Peers")')
-      const address = /listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/.exec(node.output())?.[1]
+      const address = node.listenAddrs.find((a) => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//.test(a))
       assert.ok(address, 'the first node printed a TCP address')
       // Shares the first node's demo folder, so it starts without rendering the demo again.
-      other = await startNode(join(dataDir, 'second'), [
-        '--bootstrap',
-        address,
-        '--library',
-        join(dataDir, 'demo-library'),
-      ])
-      const otherId = /Tutti node (\S+)/.exec(other.output())?.[1] ?? ''
+      other = await startNode(['--bootstrap', address, '--library', join(dataDir, 'demo-library')], {
+        dataDir: join(dataDir, 'second'),
+      })
+      const otherId = other.peerId
       const row = page.locator('table.peers tbody tr').filter({ hasText: otherId.slice(-6) })
       // The row appears from the peer:connected event; the RTT from the next poll after a ping.
       await waitFor(async () => (await row.count()) === 1, 'the second node in the peers table', {
