@@ -107,6 +107,11 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
     streamMuxers: [yamux()],
     peerDiscovery: peerDiscovery as never,
     connectionManager: { maxConnections: options.maxConnections ?? 300 },
+    // libp2p's keep-alive pings every connection and aborts it when one ping is late (adaptive
+    // timeout, 5 s floor). On a loaded machine a busy event loop makes a live peer late, and the
+    // abort dropped healthy connections (and their search neighbours). Ping less often and only
+    // give up on a peer silent for 20 s or more: dead peers are still found, just not in 5 s.
+    connectionMonitor: { pingInterval: 30_000, pingTimeout: { minTimeout: 20_000, maxTimeout: 60_000 } },
     ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
     services: services as never,
   })
