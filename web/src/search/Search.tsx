@@ -174,7 +174,7 @@ export function SearchPage({ query }: PageProps) {
           </thead>
           <tbody>
             {results.map((r) => (
-              <tr key={r.cid}>
+              <tr key={r.cid} data-cid={r.cid}>
                 <td>{r.title}</td>
                 <td>{r.artist}</td>
                 <td>{r.album}</td>
