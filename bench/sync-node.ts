@@ -1,28 +1,46 @@
 /**
- * One node of `npm run bench:sync`, run as its own process by bench/sync.ts.
- * Its clock is skewed by env: TUTTI_CLOCK_OFFSET_MS (ms) and
- * TUTTI_CLOCK_DRIFT_PPM — the party and the player only ever see the skewed
- * clock. It reports every playhead mapping (in its own clock, plus the
- * skew so the orchestrator can map it to true time) over IPC.
+ * One node of `npm run bench:sync`, run as its own process by bench/sync.ts
+ * (in the delay profile inside its own network namespace). Its clock is
+ * skewed by env: TUTTI_CLOCK_OFFSET_MS (ms) and TUTTI_CLOCK_DRIFT_PPM — the
+ * party and the player only ever see the skewed clock. It reports every
+ * playhead mapping (in its own clock, plus the skew so the orchestrator can
+ * map it to true time) over IPC.
  *
- * Roles (env TUTTI_BENCH_ROLE): host (creates the party, queues two
- * synthetic songs, plays when told) or member (joins the invite it is sent).
+ * The node is wired like the product's (src/node/node.ts): a library, the
+ * content swarm, the party service, and the headless player loading songs
+ * through the party song loader — from disk when the library holds them,
+ * otherwise fetched through the swarm from the party's members.
+ *
+ * Env: TUTTI_BENCH_ROLE host (creates the party, queues the songs, plays
+ * when told) or member (joins the invite it is sent); TUTTI_BENCH_SONGS, a
+ * JSON list of the song files this node holds ([] for a node that must fetch
+ * everything); TUTTI_BENCH_LISTEN, the multiaddr to listen on.
  */
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { hashFile } from '../src/library/content-id.ts'
 import { createTuttiLibp2p } from '../src/net/libp2p.ts'
 import { createPartyService } from '../src/party/service.ts'
-import type { DecodedSong } from '../src/playback/decode.ts'
+import { createPartySongLoader } from '../src/party/song-loader.ts'
+import { decodeAudioFile } from '../src/playback/decode.ts'
 import { createHeadlessPlayer } from '../src/playback/headless-player.ts'
 import { type Clock, monotonicClock } from '../src/shared/clock.ts'
+import { createSwarm } from '../src/swarm/index.ts'
+import { FakeLibrary } from '../test/swarm/helpers.ts'
 
 const offsetMs = Number(process.env.TUTTI_CLOCK_OFFSET_MS ?? 0)
 const driftPpm = Number(process.env.TUTTI_CLOCK_DRIFT_PPM ?? 0)
 const role = process.env.TUTTI_BENCH_ROLE ?? 'member'
 const name = process.env.TUTTI_BENCH_NAME ?? role
 const output = process.env.TUTTI_BENCH_OUTPUT ?? 'none'
+const listen = process.env.TUTTI_BENCH_LISTEN ?? '/ip4/127.0.0.1/tcp/0'
+const songFiles = JSON.parse(process.env.TUTTI_BENCH_SONGS ?? '[]') as Array<{
+  path: string
+  title: string
+  durationSec: number
+}>
 
 // The skewed clock: local = t + offset + (t − t0)·drift, with t the true (monotonic) time.
 const t0 = monotonicClock.now()
@@ -33,45 +51,53 @@ const clock: Clock = {
   },
 }
 
-export const SONG_SECONDS = Number(process.env.TUTTI_BENCH_SONG_SECONDS ?? 12)
-const RATE = 48_000
-
-/** Deterministic noise, different per song: cross-correlation finds the lag unambiguously. */
-function synthSong(cid: string): DecodedSong {
-  const frames = SONG_SECONDS * RATE
-  const left = new Float32Array(frames)
-  const right = new Float32Array(frames)
-  let x = 0
-  for (const ch of cid) x = (x * 31 + ch.charCodeAt(0)) >>> 0
-  for (let i = 0; i < frames; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0
-    left[i] = (x / 2 ** 32 - 0.5) * 0.5
-    right[i] = left[i]
-  }
-  return { sampleRate: RATE, channels: [left, right], frames, sourceSampleRate: RATE }
-}
-
 type Inbound = { type: 'join'; invite: string } | { type: 'play' } | { type: 'stop' }
 
 const send = (msg: unknown) => process.send?.(msg)
 
+const dataDir = await mkdtemp(join(tmpdir(), `tutti-sync-${name}-`))
+const library = new FakeLibrary()
+const songs: Array<{ cid: string; title: string; durationSec: number }> = []
+for (const file of songFiles) {
+  const { cid, manifest } = await hashFile(file.path)
+  library.add(file.path, cid, manifest).durationSec = file.durationSec
+  songs.push({ cid, title: file.title, durationSec: file.durationSec })
+}
+
 const key = await generateKeyPair('Ed25519')
-const libp2p = await createTuttiLibp2p({ privateKey: key, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
+const libp2p = await createTuttiLibp2p({ privateKey: key, mdns: false, listen: [listen] })
+const swarm = createSwarm({ dataDir, dht: false }, { libp2p, library, clock })
+await swarm.start()
+const party = createPartyService(
+  // Each node its own data directory: the party's Raft log is persisted there.
+  { dataDir, displayName: name },
+  { libp2p, clock, privateKey: key, library, swarm },
+)
+const loadSong = createPartySongLoader({
+  library,
+  swarm,
+  providers: () => party.songProviders(),
+  decode: decodeAudioFile,
+})
 const player = createHeadlessPlayer(
   { output, playheadIntervalMs: 100 },
   {
     clock,
     toLocal: (p) => party.localTimeOf(p),
     toParty: (l) => party.partyTimeOf(l),
-    loadSong: async (cid) => synthSong(cid),
+    loadSong: async (cid, options) => {
+      const fromDisk = library.get(cid) !== undefined
+      const started = monotonicClock.now()
+      const song = await loadSong(cid, options)
+      if (song !== undefined) {
+        send({ type: 'loaded', cid, fromDisk, trueStart: started, trueLoaded: monotonicClock.now() })
+      }
+      return song
+    },
   },
 )
-const party = createPartyService(
-  // Each node its own data directory: the party's Raft log is persisted there.
-  { dataDir: await mkdtemp(join(tmpdir(), `tutti-sync-${name}-`)), displayName: name },
-  { libp2p, clock, privateKey: key, player },
-)
 await party.start()
+party.attachPlayer(player)
 await player.start()
 player.on('playhead', (p) => send({ type: 'playhead', mapping: p }))
 // Clock samples: our local time and what we believe party time is then (the host's clock is the party clock).
@@ -89,13 +115,13 @@ send({
 
 if (role === 'host') {
   const { invite } = await party.create({ name: 'bench' })
-  for (const cid of ['bench-song-a', 'bench-song-b']) {
+  for (const song of songs) {
     await party.command({
       type: 'enqueue',
-      song: { cid, title: cid, artist: 'bench', durationSec: SONG_SECONDS },
+      song: { cid: song.cid, title: song.title, artist: 'bench', durationSec: song.durationSec },
     })
   }
-  send({ type: 'invite', invite })
+  send({ type: 'invite', invite, entries: party.status()?.queue.map((e) => e.entryId) })
 }
 
 process.on('message', async (msg: Inbound) => {
@@ -111,6 +137,7 @@ process.on('message', async (msg: Inbound) => {
       send({ type: 'sync-error', ms: party.status()?.syncErrorMs })
       await player.stop()
       await party.stop()
+      await swarm.stop()
       await libp2p.stop()
       send({ type: 'stopped', recording: player.recording })
       setTimeout(() => process.exit(0), 100)

@@ -2,28 +2,60 @@
  * `npm run bench:sync` — how well a party plays in sync.
  *
  * Five nodes, each its own process (bench/sync-node.ts) with its own clock
- * offset and drift (env-injected; the party and the players only see their
- * skewed clock). The host queues two synthetic songs and plays; three
- * members join first, a fourth joins late. Every node's player reports
- * playhead mappings (own clock → media position); we map each to true time
- * with the known skew and compare positions at the same true instants:
+ * offset (up to 12 s) and drift (up to ±250 ppm), env-injected: the party and
+ * the players only see their skewed clock. The host and three members hold
+ * the songs on disk; the host queues them (default 4 × 50 s = 200 s, played
+ * gaplessly) and plays. The fifth node joins mid-song with an empty library:
+ * it must fetch the song through the swarm from the party's members.
+ *
+ * Every node's player reports playhead mappings (own clock → media
+ * position); we map each to true time with the known skew and compare
+ * positions at the same true instants (every 20 ms):
  *   - pairwise playhead error (each member vs the host) p50 / p99 / max
- *   - time until the late joiner is within 2 ms of the host and stays there
- *   - the rendered audio: the host's and one member's WAV recordings,
- *     aligned by their recording start (true time) and cross-correlated.
+ *   - how long the joiner takes (from starting to join) to be within 2 ms of
+ *     the host and stay there for 5 s; whether it stays there to the end
+ *   - the rendered audio: the host's WAV recording is cross-correlated with
+ *     m1's after the first song change and with the joiner's after it joined.
+ *
+ * Profiles (TUTTI_BENCH_PROFILES, default "lan,delay"):
+ *   lan    loopback between the processes.
+ *   delay  one-way delay 40 ms ± 10 ms (uniform) and 1 % packet loss. This
+ *          kernel has no netem/tbf qdiscs, so bench/lib/netem-lan.ts builds
+ *          an equivalent: each node in its own network namespace, reachable
+ *          only through a router namespace whose iptables REDIRECT hands
+ *          every TCP connection to a userspace relay (bench/lib/netem-relay.ts)
+ *          that delays each direction by 40 ± 10 ms without reordering bytes
+ *          within a connection; each node's namespace drops 1 % of the packets
+ *          it receives (iptables statistic match), a real loss TCP must recover.
+ *          The relay terminates TCP, so a loss is recovered on its sub-ms hop
+ *          rather than across the 80 ms round trip (see the header of
+ *          bench/lib/netem-lan.ts). Skipped with the reason when not root or
+ *          without namespaces/iptables.
+ *
+ * Knobs: TUTTI_BENCH_SONG_SECONDS (50), TUTTI_BENCH_SONG_COUNT (4),
+ * TUTTI_BENCH_LATE_JOIN_S (half a song). A dev run:
+ * `TUTTI_BENCH_SONG_SECONDS=8 TUTTI_BENCH_SONG_COUNT=2 npm run bench:sync`.
  * Writes bench/results/sync.json.
  */
-import { type ChildProcess, fork } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { RecordingInfo } from '../src/playback/outputs.ts'
 import type { PlayheadMapping } from '../src/playback/renderer.ts'
-import { parseWav } from '../src/playback/wav.ts'
+import { parseWav, wavHeader } from '../src/playback/wav.ts'
+import { mulberry32 } from '../src/shared/random.ts'
+import { createNetemLan, type NetemLan, netemLanUnavailableReason } from './lib/netem-lan.ts'
 
-const SONG_SECONDS = Number(process.env.TUTTI_BENCH_SONG_SECONDS ?? 12)
-const LATE_JOIN_AFTER_MS = 4_000
-const RUN_AFTER_PLAY_MS = 2 * SONG_SECONDS * 1000 - 1_000
+const SONG_SECONDS = Number(process.env.TUTTI_BENCH_SONG_SECONDS ?? 50)
+const SONG_COUNT = Number(process.env.TUTTI_BENCH_SONG_COUNT ?? 4)
+const LATE_JOIN_AFTER_MS = Number(process.env.TUTTI_BENCH_LATE_JOIN_S ?? Math.max(4, SONG_SECONDS / 2)) * 1000
+const RUN_AFTER_PLAY_MS = SONG_COUNT * SONG_SECONDS * 1000 - 1_000
+const PROFILES = (process.env.TUTTI_BENCH_PROFILES ?? 'lan,delay').split(',').map((p) => p.trim())
+const DELAY = { delayMs: 40, jitterMs: 10, lossProbability: 0.01 }
+const RATE = 48_000
+const STEP_MS = 20
+const SETTLE_MS = 5_000
 
 interface Skew {
   t0: number
@@ -49,43 +81,39 @@ const CONFIG = [
   { name: 'm3', role: 'member', offsetMs: 420, driftPpm: 80 },
   { name: 'late', role: 'member', offsetMs: 12_000, driftPpm: -250 },
 ]
+const RECORDED = new Set(['host', 'm1', 'late'])
 
-const dir = await mkdtemp(join(tmpdir(), 'tutti-sync-'))
 const here = resolve(import.meta.dirname)
+const dir = await mkdtemp(join(tmpdir(), 'tutti-sync-'))
 
-function start(cfg: (typeof CONFIG)[number]): NodeProc {
-  const output = cfg.name === 'host' || cfg.name === 'm1' ? `wav:${join(dir, `${cfg.name}.wav`)}` : 'none'
-  const child = fork(join(here, 'sync-node.ts'), [], {
-    env: {
-      ...process.env,
-      TUTTI_CLOCK_OFFSET_MS: String(cfg.offsetMs),
-      TUTTI_CLOCK_DRIFT_PPM: String(cfg.driftPpm),
-      TUTTI_BENCH_ROLE: cfg.role,
-      TUTTI_BENCH_NAME: cfg.name,
-      TUTTI_BENCH_OUTPUT: output,
-      TUTTI_BENCH_SONG_SECONDS: String(SONG_SECONDS),
-      ...(cfg.name === 'late' && process.env.TUTTI_BENCH_DEBUG ? { DEBUG: 'tutti:party:member*' } : {}),
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const node: NodeProc = { name: cfg.name, child, mappings: [], clock: [], messages: [], output }
-  child.on('message', (msg: Record<string, unknown>) => {
-    if (msg.type === 'playhead') node.mappings.push(msg.mapping as PlayheadMapping)
-    else if (msg.type === 'clock') node.clock.push(msg as unknown as { local: number; party: number })
-    else {
-      node.messages.push(msg)
-      if (msg.type === 'ready') {
-        node.skew = msg.skew as Skew
-        node.recording = msg.recording as RecordingInfo
-      }
-      if (msg.type === 'error') console.error(`${cfg.name}: ${String(msg.message)}`)
+/** Deterministic noise, different per song (cross-correlation finds the lag unambiguously), as 16-bit stereo WAV files. */
+async function writeSongs(): Promise<Array<{ path: string; title: string; durationSec: number }>> {
+  const songs = []
+  for (let s = 0; s < SONG_COUNT; s++) {
+    const frames = SONG_SECONDS * RATE
+    const data = Buffer.alloc(frames * 4)
+    const random = mulberry32(1000 + s)
+    for (let i = 0; i < frames; i++) {
+      const v = Math.round((random() - 0.5) * 0.5 * 32767)
+      data.writeInt16LE(v, i * 4)
+      data.writeInt16LE(v, i * 4 + 2)
     }
-  })
-  return node
+    const path = join(dir, `song-${s + 1}.wav`)
+    await writeFile(
+      path,
+      Buffer.concat([wavHeader({ sampleRate: RATE, channels: 2, dataBytes: data.length }), data]),
+    )
+    songs.push({ path, title: `song ${s + 1}`, durationSec: SONG_SECONDS })
+  }
+  return songs
 }
 
-function waitMessage(node: NodeProc, type: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
-  const found = node.messages.find((m) => m.type === type)
+function waitMessage(
+  node: { name: string; child: ChildProcess; messages?: Array<Record<string, unknown>> },
+  type: string,
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown>> {
+  const found = node.messages?.find((m) => m.type === type)
   if (found !== undefined) return Promise.resolve(found)
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(
@@ -111,30 +139,13 @@ function toLocal(skew: Skew, t: number): number {
   return t + skew.offsetMs + ((t - skew.t0) * skew.driftPpm) / 1e6
 }
 
-/** Position on the whole queue (s), at true time T, from a node's mappings; undefined when not playing. */
-function positionAt(
-  node: NodeProc,
-  T: number,
-  entryIndex: (id: string | undefined) => number,
-): number | undefined {
-  const skew = node.skew as Skew
-  let best: PlayheadMapping | undefined
-  for (const m of node.mappings) {
-    if (toTrue(skew, m.localTime) <= T) best = m
-    else break
-  }
-  if (best === undefined || !best.playing) return undefined
-  const idx = entryIndex(best.entryId)
-  if (idx < 0) return undefined
-  const elapsedLocalSec = ((T - toTrue(skew, best.localTime)) * (1 + skew.driftPpm / 1e6)) / 1000
-  if (elapsedLocalSec > 0.5) return undefined // a stale mapping: the player went quiet
-  return idx * SONG_SECONDS + best.mediaPosition + elapsedLocalSec * best.rate
-}
-
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
+
+const ms = (v: number | undefined, digits = 3) =>
+  v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits)
 
 async function crossCorrelate(a: NodeProc, b: NodeProc, atTrue: number): Promise<number | undefined> {
   const wa = parseWav(new Uint8Array(await readFile(a.output.slice(4))))
@@ -166,125 +177,303 @@ async function crossCorrelate(a: NodeProc, b: NodeProc, atTrue: number): Promise
   return (bestLag / rate) * 1000 // positive: b plays later than a
 }
 
-const nodes = CONFIG.map(start)
-try {
-  // Generous: on a loaded machine five node processes take a while to start.
-  await Promise.all(nodes.map((n) => waitMessage(n, 'ready', 120_000)))
-  const [host, m1, m2, m3, late] = nodes
-  const { invite } = (await waitMessage(host, 'invite')) as { invite: string }
-  for (const m of [m1, m2, m3]) m.child.send({ type: 'join', invite })
-  await Promise.all([m1, m2, m3].map((m) => waitMessage(m, 'joined')))
-  // Let the members' clock estimates settle a little, then play.
-  await new Promise((r) => setTimeout(r, 3_000))
-  host.child.send({ type: 'play' })
-  const playing = (await waitMessage(host, 'playing')) as {
-    timeline: { anchorPartyTime: number; entryId: string }
-  }
-  const playTrue = toTrue(host.skew as Skew, playing.timeline.anchorPartyTime)
-  await new Promise((r) => setTimeout(r, LATE_JOIN_AFTER_MS))
-  late.child.send({ type: 'join', invite })
-  const joined = (await waitMessage(late, 'joined')) as { trueStart: number; trueJoined: number }
-  await new Promise((r) =>
-    setTimeout(r, Math.max(0, playTrue + RUN_AFTER_PLAY_MS - performance.timeOrigin - performance.now())),
-  )
-  for (const n of nodes) n.child.send({ type: 'stop' })
-  await Promise.all(nodes.map((n) => waitMessage(n, 'stopped', 15_000).catch(() => undefined)))
+interface Lab {
+  /** Spawns a node process; in the delay profile inside its namespace. */
+  spawnNode(index: number, env: NodeJS.ProcessEnv): ChildProcess
+  listen(index: number): string
+  finish(): Promise<Record<string, unknown>>
+}
 
-  const ids = ['e1', 'e2']
-  const entryIndex = (id: string | undefined) => (id === undefined ? -1 : ids.indexOf(id))
-  const stepMs = 20
-  const errors: Record<string, number[]> = {}
-  let lateWithin2msAt: number | undefined
-  for (const m of [m1, m2, m3, late]) errors[m.name] = []
-  // Compare from 1 s after the play took effect (the first second includes the start transient) to the end.
-  for (let T = playTrue + 1_000; T < playTrue + RUN_AFTER_PLAY_MS - 500; T += stepMs) {
-    const ref = positionAt(host, T, entryIndex)
-    if (ref === undefined) continue
-    for (const m of [m1, m2, m3, late]) {
-      const p = positionAt(m, T, entryIndex)
-      if (p === undefined) {
-        if (m === late) lateWithin2msAt = undefined
+function loopbackLab(): Lab {
+  return {
+    spawnNode: (_i, env) =>
+      fork(join(here, 'sync-node.ts'), [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    listen: () => '/ip4/127.0.0.1/tcp/0',
+    finish: async () => ({}),
+  }
+}
+
+async function delayLab(): Promise<Lab> {
+  const lan: NetemLan = createNetemLan(`tsyn${process.pid % 10000}`, {
+    count: CONFIG.length,
+    lossProbability: DELAY.lossProbability,
+  })
+  const inNs = (ns: string, script: string, env: NodeJS.ProcessEnv) =>
+    spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, join(here, script)], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+  const relay = {
+    name: 'relay',
+    child: inNs(lan.router, 'sync-relay.ts', {
+      ...process.env,
+      TUTTI_RELAY: JSON.stringify({
+        routes: lan.routes,
+        delayMs: DELAY.delayMs,
+        jitterMs: DELAY.jitterMs,
+        seed: 4,
+      }),
+    }),
+  }
+  try {
+    await waitMessage(relay, 'listening', 60_000)
+  } catch (err) {
+    relay.child.kill()
+    lan.destroy()
+    throw err
+  }
+  return {
+    spawnNode: (i, env) => inNs(lan.hosts[i].ns, 'sync-node.ts', env),
+    listen: (i) => `/ip4/${lan.hosts[i].address}/tcp/${lan.hosts[i].port}`,
+    async finish() {
+      const loss = lan.lossCounters()
+      relay.child.send({ type: 'stop' })
+      const stats = (await waitMessage(relay, 'stats', 10_000).catch(() => ({ stats: undefined }))) as {
+        stats?: Record<string, unknown>
+      }
+      if (relay.child.exitCode === null) relay.child.kill()
+      lan.destroy()
+      return { loss, relay: stats.stats }
+    },
+  }
+}
+
+async function runProfile(
+  profile: string,
+  songs: Awaited<ReturnType<typeof writeSongs>>,
+): Promise<Record<string, unknown>> {
+  const loadBefore = loadavg()
+  const lab = profile === 'delay' ? await delayLab() : loopbackLab()
+  const profileDir = await mkdtemp(join(dir, `${profile}-`))
+  const nodes: NodeProc[] = CONFIG.map((cfg, i) => {
+    const output = RECORDED.has(cfg.name) ? `wav:${join(profileDir, `${cfg.name}.wav`)}` : 'none'
+    const child = lab.spawnNode(i, {
+      ...process.env,
+      TUTTI_CLOCK_OFFSET_MS: String(cfg.offsetMs),
+      TUTTI_CLOCK_DRIFT_PPM: String(cfg.driftPpm),
+      TUTTI_BENCH_ROLE: cfg.role,
+      TUTTI_BENCH_NAME: cfg.name,
+      TUTTI_BENCH_OUTPUT: output,
+      TUTTI_BENCH_LISTEN: lab.listen(i),
+      // The joiner starts with an empty library: everything comes through the swarm.
+      TUTTI_BENCH_SONGS: JSON.stringify(cfg.name === 'late' ? [] : songs),
+    })
+    const node: NodeProc = { name: cfg.name, child, mappings: [], clock: [], messages: [], output }
+    child.on('message', (msg: Record<string, unknown>) => {
+      if (msg.type === 'playhead') node.mappings.push(msg.mapping as PlayheadMapping)
+      else if (msg.type === 'clock') node.clock.push(msg as unknown as { local: number; party: number })
+      else {
+        node.messages.push(msg)
+        if (msg.type === 'ready') {
+          node.skew = msg.skew as Skew
+          node.recording = msg.recording as RecordingInfo
+        }
+        if (msg.type === 'error') console.error(`${cfg.name}: ${String(msg.message)}`)
+      }
+    })
+    return node
+  })
+  let labStats: Record<string, unknown> = {}
+  try {
+    // Generous: on a loaded machine five node processes take a while to start.
+    await Promise.all(nodes.map((n) => waitMessage(n, 'ready', 120_000)))
+    const [host, m1, m2, m3, late] = nodes
+    const { invite, entries } = (await waitMessage(host, 'invite')) as { invite: string; entries: string[] }
+    for (const m of [m1, m2, m3]) m.child.send({ type: 'join', invite })
+    await Promise.all([m1, m2, m3].map((m) => waitMessage(m, 'joined', 60_000)))
+    // Let the members' clock estimates settle a little, then play.
+    await new Promise((r) => setTimeout(r, 3_000))
+    host.child.send({ type: 'play' })
+    const playing = (await waitMessage(host, 'playing')) as { timeline: { anchorPartyTime: number } }
+    const playTrue = toTrue(host.skew as Skew, playing.timeline.anchorPartyTime)
+    const now = () => performance.timeOrigin + performance.now()
+    await new Promise((r) => setTimeout(r, Math.max(0, playTrue + LATE_JOIN_AFTER_MS - now())))
+    late.child.send({ type: 'join', invite })
+    const joined = (await waitMessage(late, 'joined', 60_000)) as { trueStart: number; trueJoined: number }
+    await new Promise((r) => setTimeout(r, Math.max(0, playTrue + RUN_AFTER_PLAY_MS - now())))
+    for (const n of nodes) n.child.send({ type: 'stop' })
+    await Promise.all(nodes.map((n) => waitMessage(n, 'stopped', 15_000).catch(() => undefined)))
+
+    const entryIndex = (id: string | undefined) => (id === undefined ? -1 : entries.indexOf(id))
+    /** Position on the whole queue (s), at true time T, from a node's mappings; undefined when not playing. */
+    const cursors = new Map<NodeProc, number>()
+    const positionAt = (node: NodeProc, T: number): number | undefined => {
+      const skew = node.skew as Skew
+      // T only grows within a pass: walk each node's mappings with a cursor.
+      let i = cursors.get(node) ?? 0
+      if (i > 0 && toTrue(skew, node.mappings[i - 1].localTime) > T) i = 0
+      while (i < node.mappings.length && toTrue(skew, node.mappings[i].localTime) <= T) i++
+      cursors.set(node, i)
+      const best = node.mappings[i - 1]
+      if (best === undefined || !best.playing) return undefined
+      const idx = entryIndex(best.entryId)
+      if (idx < 0) return undefined
+      const elapsedLocalSec = ((T - toTrue(skew, best.localTime)) * (1 + skew.driftPpm / 1e6)) / 1000
+      if (elapsedLocalSec > 0.5) return undefined // a stale mapping: the player went quiet
+      return idx * SONG_SECONDS + best.mediaPosition + elapsedLocalSec * best.rate
+    }
+
+    const members = [m1, m2, m3, late]
+    const errors: Record<string, number[]> = {}
+    for (const m of members) errors[m.name] = []
+    /** The joiner's error over time (true time, ms error or undefined when silent). */
+    const lateTrack: Array<{ T: number; err: number | undefined }> = []
+    // Compare from 1 s after the play took effect (the first second includes the start transient) to the end.
+    for (let T = playTrue + 1_000; T < playTrue + RUN_AFTER_PLAY_MS - 500; T += STEP_MS) {
+      const ref = positionAt(host, T)
+      if (ref === undefined) continue
+      for (const m of members) {
+        const p = positionAt(m, T)
+        const err = p === undefined ? undefined : Math.abs(p - ref) * 1000
+        if (err !== undefined) errors[m.name].push(err)
+        if (m === late && T >= joined.trueStart) lateTrack.push({ T, err })
+      }
+    }
+    // First instant from which the joiner stays within 2 ms for SETTLE_MS.
+    let settledAt: number | undefined
+    for (let i = 0; i < lateTrack.length && settledAt === undefined; i++) {
+      let ok = true
+      for (let j = i; j < lateTrack.length && lateTrack[j].T < lateTrack[i].T + SETTLE_MS; j++) {
+        const e = lateTrack[j].err
+        if (e === undefined || e >= 2) {
+          ok = false
+          break
+        }
+      }
+      if (ok && lateTrack.at(-1)!.T >= lateTrack[i].T + SETTLE_MS) settledAt = lateTrack[i].T
+    }
+    const excursions =
+      settledAt === undefined
+        ? undefined
+        : lateTrack.filter((s) => s.T > settledAt && (s.err === undefined || s.err >= 2)).length
+    const firstAudible = lateTrack.find((s) => s.err !== undefined)?.T
+
+    const summary: Record<string, unknown> = { profile }
+    console.log(`\n== profile ${profile} ==`)
+    if (profile === 'delay')
+      console.log(
+        `  network: one-way delay ${DELAY.delayMs} ± ${DELAY.jitterMs} ms (uniform, per chunk, order-preserving; userspace relay behind iptables REDIRECT in a router namespace), ${DELAY.lossProbability * 100} % of packets dropped on receipt in each node's namespace (iptables statistic)`,
+      )
+    else console.log('  network: loopback')
+    console.log(
+      `  5 processes, clock offsets up to 12 s, drifts up to ±250 ppm; ${SONG_COUNT} songs × ${SONG_SECONDS} s played gaplessly`,
+    )
+    console.log('  playhead error vs host (ms), sampled every 20 ms of true time:')
+    for (const [name, list] of Object.entries(errors)) {
+      const sorted = [...list].sort((a, b) => a - b)
+      const row = {
+        samples: sorted.length,
+        p50: quantile(sorted, 0.5),
+        p99: quantile(sorted, 0.99),
+        max: sorted.at(-1),
+      }
+      summary[name] = row
+      console.log(
+        `    ${name.padEnd(5)} n=${String(row.samples).padStart(5)}  p50 ${ms(row.p50)}  p99 ${ms(row.p99)}  max ${ms(row.max)}`,
+      )
+    }
+    const all = Object.values(errors)
+      .flat()
+      .sort((a, b) => a - b)
+    summary.all = { samples: all.length, p50: quantile(all, 0.5), p99: quantile(all, 0.99), max: all.at(-1) }
+    console.log(
+      `    all   n=${String(all.length).padStart(5)}  p50 ${ms(quantile(all, 0.5))}  p99 ${ms(quantile(all, 0.99))}  max ${ms(all.at(-1))}`,
+    )
+    // Party-clock error: what each member believed the host's clock read, against the truth (the host runs unskewed).
+    console.log('  party-clock error (ms) from 1 s after the play, sampled every 200 ms:')
+    for (const m of members) {
+      const errs = m.clock
+        .filter(
+          (c) =>
+            toTrue(m.skew as Skew, c.local) > Math.max(playTrue + 1_000, m === late ? joined.trueJoined : 0),
+        )
+        .map((c) => Math.abs(c.party - toTrue(m.skew as Skew, c.local)))
+        .sort((a, b) => a - b)
+      summary[`${m.name}.clock`] = { p50: quantile(errs, 0.5), p99: quantile(errs, 0.99), max: errs.at(-1) }
+      console.log(
+        `    ${m.name.padEnd(5)} n=${String(errs.length).padStart(5)}  p50 ${ms(quantile(errs, 0.5))}  p99 ${ms(quantile(errs, 0.99))}  max ${ms(errs.at(-1))}`,
+      )
+    }
+    const loaded = late.messages.filter((m) => m.type === 'loaded') as Array<{
+      cid: string
+      fromDisk: boolean
+      trueStart: number
+      trueLoaded: number
+    }>
+    const firstLoad = loaded[0]
+    const lateJoin = {
+      joinedAfterPlayMs: joined.trueStart - playTrue,
+      joinMs: joined.trueJoined - joined.trueStart,
+      firstSongFetchedAndDecodedMs:
+        firstLoad === undefined ? undefined : firstLoad.trueLoaded - joined.trueStart,
+      firstSongFromDisk: firstLoad?.fromDisk,
+      firstAudibleMs: firstAudible === undefined ? undefined : firstAudible - joined.trueStart,
+      within2msMs: settledAt === undefined ? undefined : settledAt - joined.trueStart,
+      samplesOver2msAfterSettling: excursions,
+    }
+    summary.lateJoin = lateJoin
+    console.log(
+      `  joiner (empty library, joined ${(lateJoin.joinedAfterPlayMs / 1000).toFixed(1)} s into the first song): admitted after ${ms(lateJoin.joinMs, 0)} ms; song ${firstLoad?.fromDisk === false ? 'fetched through the swarm and decoded' : 'loaded'} ${ms(lateJoin.firstSongFetchedAndDecodedMs, 0)} ms after it started joining; first audible ${ms(lateJoin.firstAudibleMs, 0)} ms; within 2 ms of the host (and for the next ${SETTLE_MS / 1000} s) ${lateJoin.within2msMs === undefined ? 'never' : `${lateJoin.within2msMs.toFixed(0)} ms`} after it started joining; afterwards ${excursions ?? 'n/a'} of ${lateTrack.length} samples ≥ 2 ms`,
+    )
+    // Audio: cross-correlate recordings 2 s after the first song change, and 3 s after the joiner settled.
+    const lagM1 =
+      SONG_COUNT > 1 ? await crossCorrelate(host, m1, playTrue + (SONG_SECONDS + 2) * 1000) : undefined
+    const lagLate = settledAt === undefined ? undefined : await crossCorrelate(host, late, settledAt + 3_000)
+    summary.recordingLagMs = { m1AfterSongChange: lagM1, lateAfterJoin: lagLate }
+    const describe = (lag: number | undefined, who: string) =>
+      lag === undefined
+        ? 'n/a (window outside a recording)'
+        : `${who} ${lag >= 0 ? 'later' : 'earlier'} by ${Math.abs(lag).toFixed(3)} ms`
+    console.log(
+      `  recordings cross-correlated with the host's (1 s windows, ±0.021 ms resolution): after the first song change ${describe(lagM1, 'm1')}; after the join ${describe(lagLate, 'late')}`,
+    )
+    labStats = await lab.finish()
+    if (labStats.loss !== undefined) {
+      const { dropped, received } = labStats.loss as { dropped: number; received: number }
+      const relay = labStats.relay as
+        | { connections: number; chunks: number; delayMs: Record<string, number> }
+        | undefined
+      console.log(
+        `  lab: ${dropped} of ${received + dropped} packets dropped (${((100 * dropped) / Math.max(1, received + dropped)).toFixed(2)} %); relay ${relay?.connections} connections, ${relay?.chunks} chunks, one-way delay applied p1 ${ms(relay?.delayMs.p1, 1)} p50 ${ms(relay?.delayMs.p50, 1)} p99 ${ms(relay?.delayMs.p99, 1)} max ${ms(relay?.delayMs.max, 1)} ms`,
+      )
+    }
+    const loadAfter = loadavg()
+    summary.lab = labStats
+    summary.loadAverage = { before: loadBefore, after: loadAfter }
+    console.log(
+      `  load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+    )
+    return summary
+  } finally {
+    for (const n of nodes) if (n.child.exitCode === null) n.child.kill()
+    if (Object.keys(labStats).length === 0) await lab.finish().catch(() => undefined)
+    await rm(profileDir, { recursive: true, force: true })
+  }
+}
+
+const results: Record<string, unknown> = {
+  config: {
+    songSeconds: SONG_SECONDS,
+    songCount: SONG_COUNT,
+    lateJoinAfterMs: LATE_JOIN_AFTER_MS,
+    delay: DELAY,
+  },
+}
+try {
+  const songs = await writeSongs()
+  for (const profile of PROFILES) {
+    if (profile === 'delay') {
+      const reason = netemLanUnavailableReason()
+      if (reason !== undefined) {
+        console.log(`\n== profile delay: skipped (${reason}) ==`)
+        results.delay = { skipped: reason }
         continue
       }
-      const err = Math.abs(p - ref) * 1000
-      errors[m.name].push(err)
-      if (m === late) {
-        if (err < 2 && lateWithin2msAt === undefined) lateWithin2msAt = T
-        if (err >= 2) lateWithin2msAt = undefined
-      }
-    }
+    } else if (profile !== 'lan') throw new Error(`unknown profile ${profile} (lan, delay)`)
+    results[profile] = await runProfile(profile, songs)
   }
-  if (process.env.TUTTI_BENCH_DEBUG) {
-    // Per-second max error, per member: where the error comes from.
-    for (const m of [m1, m2, m3, late]) {
-      const perSecond: string[] = []
-      for (let T = playTrue; T < playTrue + RUN_AFTER_PLAY_MS; T += 1_000) {
-        let worst = 0
-        for (let t = T; t < T + 1_000; t += stepMs) {
-          const ref = positionAt(host, t, entryIndex)
-          const p = positionAt(m, t, entryIndex)
-          if (ref !== undefined && p !== undefined) worst = Math.max(worst, Math.abs(p - ref) * 1000)
-        }
-        perSecond.push(worst.toFixed(1))
-      }
-      console.log(`  ${m.name} per-second max: ${perSecond.join(' ')}`)
-    }
-  }
-  const summary: Record<string, unknown> = {}
-  console.log(
-    `sync benchmark: 5 processes, clock offsets up to 12 s, drifts up to ±250 ppm, ${SONG_SECONDS} s songs (gapless pair)`,
-  )
-  console.log('playhead error vs host (ms), sampled every 20 ms of true time:')
-  for (const [name, list] of Object.entries(errors)) {
-    const sorted = [...list].sort((a, b) => a - b)
-    const row = {
-      samples: sorted.length,
-      p50: quantile(sorted, 0.5),
-      p99: quantile(sorted, 0.99),
-      max: sorted.at(-1),
-    }
-    summary[name] = row
-    console.log(
-      `  ${name.padEnd(5)} n=${String(row.samples).padStart(4)}  p50 ${row.p50.toFixed(3)}  p99 ${row.p99.toFixed(3)}  max ${(row.max ?? Number.NaN).toFixed(3)}`,
-    )
-  }
-  const all = Object.values(errors)
-    .flat()
-    .sort((a, b) => a - b)
-  summary.all = { p50: quantile(all, 0.5), p99: quantile(all, 0.99), max: all.at(-1) }
-  console.log(
-    `  all   p50 ${quantile(all, 0.5).toFixed(3)}  p99 ${quantile(all, 0.99).toFixed(3)}  max ${(all.at(-1) ?? Number.NaN).toFixed(3)}`,
-  )
-  // Party-clock error: what each member believed the host's clock read, against the truth (the host runs unskewed).
-  console.log('party-clock error (ms) from 1 s after the play, sampled every 200 ms:')
-  for (const m of [m1, m2, m3, late]) {
-    const errs = m.clock
-      // From 1 s after the play, and for the late joiner from when its join completed (before, it has no estimate).
-      .filter(
-        (c) =>
-          toTrue(m.skew as Skew, c.local) > Math.max(playTrue + 1_000, m === late ? joined.trueJoined : 0),
-      )
-      .map((c) => Math.abs(c.party - toTrue(m.skew as Skew, c.local)))
-      .sort((a, b) => a - b)
-    summary[`${m.name}.clock`] = { p50: quantile(errs, 0.5), p99: quantile(errs, 0.99), max: errs.at(-1) }
-    console.log(
-      `  ${m.name.padEnd(5)} n=${String(errs.length).padStart(4)}  p50 ${quantile(errs, 0.5).toFixed(3)}  p99 ${quantile(errs, 0.99).toFixed(3)}  max ${(errs.at(-1) ?? Number.NaN).toFixed(3)}`,
-    )
-  }
-  const joinLatency = joined.trueJoined - joined.trueStart
-  const within = lateWithin2msAt === undefined ? undefined : lateWithin2msAt - joined.trueStart
-  summary.lateJoin = { joinMs: joinLatency, timeToWithin2msMs: within }
-  console.log(
-    `late joiner: join took ${joinLatency.toFixed(0)} ms; within 2 ms of the host (and stayed) ${within === undefined ? 'never' : `${within.toFixed(0)} ms after it started joining`}`,
-  )
-  // Audio: cross-correlate the recordings 2 s into the second song (after the gapless transition).
-  const lag = await crossCorrelate(host, m1, playTrue + (SONG_SECONDS + 2) * 1000)
-  summary.recordingLagMs = lag
-  console.log(
-    `recordings host vs m1, 1 s window after the song change: m1 ${lag === undefined ? 'n/a (window outside a recording)' : `${lag >= 0 ? 'later' : 'earlier'} by ${Math.abs(lag).toFixed(3)} ms (±0.021 ms resolution)`}`,
-  )
   await mkdir(join(here, 'results'), { recursive: true })
-  await writeFile(join(here, 'results', 'sync.json'), `${JSON.stringify(summary, null, 2)}\n`)
+  await writeFile(join(here, 'results', 'sync.json'), `${JSON.stringify(results, null, 2)}\n`)
 } finally {
-  for (const n of nodes) if (n.child.exitCode === null) n.child.kill()
+  await rm(dir, { recursive: true, force: true })
 }
