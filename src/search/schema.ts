@@ -79,6 +79,14 @@ export const ResultMessage = z
     /** Hops this result has travelled back along the query path (0 = sent directly). */
     backHops: z.number().int().min(0).max(16),
     hits: z.array(SongHit).min(1).max(MAX_HITS_PER_RESULT),
+    /**
+     * The provider's signature (its libp2p identity key) over everything but `backHops`
+     * (answer-signature.ts). Required by the asker on an answer routed back (backHops > 0).
+     */
+    signature: z
+      .instanceof(Uint8Array)
+      .refine((s) => s.length <= 512, 'signature too long')
+      .optional(),
   })
   .strict()
 export type ResultMessage = z.infer<typeof ResultMessage>

@@ -19,7 +19,7 @@
  * bench/search.ts. The asker then pings providers in the background for RTT.
  */
 import { randomBytes } from 'node:crypto'
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { z } from 'zod'
@@ -29,6 +29,7 @@ import type { TuttiLibp2p } from '../net/libp2p.ts'
 import type { Clock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
 import { log } from '../shared/logger.ts'
+import { signAnswer, verifyAnswer } from './answer-signature.ts'
 import { CatalogService } from './catalog.ts'
 import { EmptyQueryError } from './errors.ts'
 import { LocalMatcher } from './local-match.ts'
@@ -90,6 +91,11 @@ export interface SearchComponents {
   shareScope?: ShareScopeCheck
   /** Smoothed RTT to a peer if already measured (the peer table's); else search pings. */
   rtt?: (peerId: string) => number | undefined
+  /**
+   * This node's libp2p identity key, to sign answers (answer-signature.ts). Default: the key
+   * the libp2p node runs with (read from its components).
+   */
+  privateKey?: PrivateKey
 }
 
 export interface SearchQuery {
@@ -122,12 +128,16 @@ export interface SearchStats {
   resultMessagesSent: number
   resultsRoutedBack: number
   resultMessagesReceived: number
+  /** Answers routed back to us without a valid signature of the provider they name: dropped. */
+  forgedDropped: number
 }
 
 export interface PeerScore {
   peerId: string
   rateLimited: number
   malformed: number
+  /** Answers it passed us that the named provider did not sign. */
+  forged: number
 }
 
 export interface SearchEvents extends Record<string, unknown> {
@@ -162,12 +172,14 @@ export class Search extends TypedEmitter<SearchEvents> {
     resultMessagesSent: 0,
     resultsRoutedBack: 0,
     resultMessagesReceived: 0,
+    forgedDropped: 0,
   }
   readonly #defaultTtl: number
   readonly #fanout: number
   readonly #timeoutMs: number
   readonly #dialTimeoutMs: number
   readonly #maxHits: number
+  readonly #privateKey: PrivateKey | undefined
   #started = false
 
   constructor(init: SearchInit, components: SearchComponents) {
@@ -189,6 +201,7 @@ export class Search extends TypedEmitter<SearchEvents> {
     this.#dialTimeoutMs = init.dialTimeoutMs ?? 5_000
     this.#maxHits = Math.min(MAX_HITS_PER_RESULT, init.maxHitsPerAnswer ?? 20)
     this.#measureRtts = init.measureRtt ?? true
+    this.#privateKey = components.privateKey ?? libp2pPrivateKey(components.libp2p)
     this.#streams = new NeighbourStreams(components.libp2p, { dialTimeoutMs: this.#dialTimeoutMs })
   }
 
@@ -277,7 +290,7 @@ export class Search extends TypedEmitter<SearchEvents> {
   /** Peers that sent too many or malformed queries, worst first. */
   offenders(): PeerScore[] {
     return [...this.#scores.values()].sort(
-      (a, b) => b.rateLimited + b.malformed - (a.rateLimited + a.malformed),
+      (a, b) => b.rateLimited + b.malformed + b.forged - (a.rateLimited + a.malformed + a.forged),
     )
   }
 
@@ -367,7 +380,7 @@ export class Search extends TypedEmitter<SearchEvents> {
   }
 
   async #answer(query: QueryMessage, hits: SongHit[], from: string): Promise<void> {
-    const result: ResultMessage = {
+    const unsigned: ResultMessage = {
       queryId: query.id,
       provider: { peerId: this.#libp2p.peerId.toString(), addrs: this.#advertisedAddrs() },
       load: Math.max(0, Math.min(10_000, Math.round(this.#load()))),
@@ -375,6 +388,8 @@ export class Search extends TypedEmitter<SearchEvents> {
       backHops: 0,
       hits,
     }
+    // Signed even when sent directly: the same answer may have to go back along the path.
+    const result = this.#privateKey === undefined ? unsigned : await signAnswer(unsigned, this.#privateKey)
     const origin = query.origin.peerId
     // 1. Already connected to the asker: one hop, no handshake.
     if (this.#connected(origin) && (await this.#trySend(origin, result))) return
@@ -456,7 +471,7 @@ export class Search extends TypedEmitter<SearchEvents> {
     this.#stats.resultMessagesReceived++
     const entry = this.#sessions.get(result.queryId)
     if (entry !== undefined) {
-      this.#deliver(entry.session, entry.startedAt, result, connection)
+      await this.#deliver(entry.session, entry.startedAt, result, connection)
       return
     }
     // Not ours: pass it on towards the asker — straight to it when connected, else to
@@ -471,10 +486,28 @@ export class Search extends TypedEmitter<SearchEvents> {
     if (seen.from !== seen.origin) await this.#routeBack(result, seen.from)
   }
 
-  #deliver(session: SearchSession, startedAt: number, result: ResultMessage, connection: Connection): void {
-    // A direct answer must come from the provider it names; a routed-back one is taken on its word
-    // (a lie costs the asker one failed download attempt: pieces are verified by hash).
-    if (result.backHops === 0 && result.provider.peerId !== connection.remotePeer.toString()) return
+  async #deliver(
+    session: SearchSession,
+    startedAt: number,
+    result: ResultMessage,
+    connection: Connection,
+  ): Promise<void> {
+    const from = connection.remotePeer.toString()
+    // A direct answer must come from the provider it names (the connection authenticates it); one
+    // routed back through other nodes must carry the named provider's signature, so that no node
+    // on the path can answer in someone else's name.
+    const authentic = result.backHops === 0 ? result.provider.peerId === from : await verifyAnswer(result)
+    if (!authentic) {
+      this.#stats.forgedDropped++
+      this.#score(from).forged++
+      logger(
+        'dropped an answer in the name of %s that %s passed on unsigned or forged',
+        result.provider.peerId,
+        from,
+      )
+      return
+    }
+    if (session.isFinished) return
     const peerId = result.provider.peerId
     const provider: Provider = {
       peerId,
@@ -540,7 +573,7 @@ export class Search extends TypedEmitter<SearchEvents> {
   #score(peerId: string): PeerScore {
     let score = this.#scores.get(peerId)
     if (score === undefined) {
-      score = { peerId, rateLimited: 0, malformed: 0 }
+      score = { peerId, rateLimited: 0, malformed: 0, forged: 0 }
       this.#scores.set(peerId, score)
     }
     return score
@@ -553,6 +586,11 @@ function shuffle<T>(items: T[]): T[] {
     ;[items[i], items[j]] = [items[j], items[i]]
   }
   return items
+}
+
+/** The identity key libp2p runs with (not on its public interface; present in libp2p 3's components). */
+function libp2pPrivateKey(libp2p: TuttiLibp2p): PrivateKey | undefined {
+  return (libp2p as unknown as { components?: { privateKey?: PrivateKey } }).components?.privateKey
 }
 
 export function createSearch(init: SearchInit, components: SearchComponents): Search {
