@@ -8,6 +8,12 @@ export {
   type HeadlessPlayerInit,
   PLAYER_SAMPLE_RATE,
 } from './headless-player.ts'
+export {
+  type LameGapless,
+  MP3_DECODER_DELAY,
+  readLameGapless,
+  withLameInfoFrame,
+} from './mp3-info.ts'
 export { parseOutput, RECORDING_CHUNK_ID, type RecordingInfo } from './outputs.ts'
 export { BlockRenderer, type PlayheadMapping } from './renderer.ts'
 export { librarySongLoader } from './song-loader.ts'

@@ -1,0 +1,194 @@
+// A member who joins mid-song without the song on disk fetches it through the swarm from the party and plays it within 2 ms of the host (its clock offset by seconds and drifting), from verified bytes identical to the host's file.
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { hashFile } from '../../src/library/content-id.ts'
+import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
+import { createPartyService, type PartyService } from '../../src/party/service.ts'
+import { createPartySongLoader } from '../../src/party/song-loader.ts'
+import { decodeAudioFile } from '../../src/playback/decode.ts'
+import { createHeadlessPlayer, type HeadlessPlayer } from '../../src/playback/headless-player.ts'
+import type { PlayheadMapping } from '../../src/playback/renderer.ts'
+import { wavHeader } from '../../src/playback/wav.ts'
+import { type Clock, monotonicClock } from '../../src/shared/clock.ts'
+import { mulberry32 } from '../../src/shared/random.ts'
+import { createSwarm, type Swarm } from '../../src/swarm/index.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { FakeLibrary } from '../swarm/helpers.ts'
+
+const SONG_SECONDS = 90
+const RATE = 48_000
+
+interface Member {
+  name: string
+  clock: Clock
+  driftPpm: number
+  /** The member's clock reading → true (monotonic) time. */
+  toTrue(local: number): number
+  libp2p: TuttiLibp2p
+  library: FakeLibrary
+  swarm: Swarm
+  party: PartyService
+  player: HeadlessPlayer
+  mappings: PlayheadMapping[]
+  loads: Array<{ cid: string; fromDisk: boolean }>
+  dataDir: string
+}
+
+async function makeMember(name: string, offsetMs: number, driftPpm: number): Promise<Member> {
+  const t0 = monotonicClock.now()
+  const clock: Clock = {
+    now: () => {
+      const t = monotonicClock.now()
+      return t + offsetMs + ((t - t0) * driftPpm) / 1e6
+    },
+  }
+  const toTrue = (local: number) => t0 + (local - offsetMs - t0) / (1 + driftPpm / 1e6)
+  const dataDir = await mkdtemp(join(tmpdir(), `tutti-sync-join-${name}-`))
+  const key = await generateKeyPair('Ed25519')
+  const libp2p = await createTuttiLibp2p({
+    privateKey: key,
+    mdns: false,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    autoDialBelow: 0,
+  })
+  const library = new FakeLibrary()
+  const swarm = createSwarm({ dataDir, dht: false }, { libp2p, library, clock })
+  await swarm.start()
+  const party = createPartyService(
+    { dataDir, displayName: name },
+    { libp2p, clock, privateKey: key, library, swarm },
+  )
+  const loads: Member['loads'] = []
+  const loadSong = createPartySongLoader({
+    library,
+    swarm,
+    providers: () => party.songProviders(),
+    decode: decodeAudioFile,
+  })
+  const player = createHeadlessPlayer(
+    { output: 'none', playheadIntervalMs: 100 },
+    {
+      clock,
+      toLocal: (p) => party.localTimeOf(p),
+      toParty: (l) => party.partyTimeOf(l),
+      loadSong: async (cid, options) => {
+        const fromDisk = library.get(cid) !== undefined
+        const song = await loadSong(cid, options)
+        if (song !== undefined) loads.push({ cid, fromDisk })
+        return song
+      },
+    },
+  )
+  await party.start()
+  party.attachPlayer(player)
+  await player.start()
+  const mappings: PlayheadMapping[] = []
+  player.on('playhead', (m) => mappings.push(m))
+  return { name, clock, driftPpm, toTrue, libp2p, library, swarm, party, player, mappings, loads, dataDir }
+}
+
+/** Seconds into the song at true time T by the member's latest mapping at or before T; undefined when silent. */
+function positionAt(m: Member, T: number, entryId: string): number | undefined {
+  let best: PlayheadMapping | undefined
+  for (let i = m.mappings.length - 1; i >= 0; i--) {
+    if (m.toTrue(m.mappings[i].localTime) <= T) {
+      best = m.mappings[i]
+      break
+    }
+  }
+  if (best === undefined || !best.playing || best.entryId !== entryId) return undefined
+  const elapsedLocal = (T - m.toTrue(best.localTime)) * (1 + m.driftPpm / 1e6)
+  if (elapsedLocal > 500) return undefined // a stale mapping: the player went quiet
+  return best.mediaPosition + (elapsedLocal / 1000) * best.rate
+}
+
+describe('mid-song join through the swarm', { timeout: 120_000 }, () => {
+  let host: Member
+  let joiner: Member
+  let songDir: string
+  let songPath: string
+
+  before(async () => {
+    songDir = await mkdtemp(join(tmpdir(), 'tutti-sync-join-song-'))
+    // Deterministic noise, mono 16-bit: 90 s ≈ 8.6 MB, many swarm pieces.
+    const random = mulberry32(7)
+    const data = Buffer.alloc(SONG_SECONDS * RATE * 2)
+    for (let i = 0; i < SONG_SECONDS * RATE; i++)
+      data.writeInt16LE(Math.round((random() - 0.5) * 16000), i * 2)
+    songPath = join(songDir, 'song.wav')
+    await writeFile(
+      songPath,
+      Buffer.concat([wavHeader({ sampleRate: RATE, channels: 1, dataBytes: data.length }), data]),
+    )
+    host = await makeMember('host', 0, 0)
+    joiner = await makeMember('joiner', 7_250, -180)
+  })
+
+  after(async () => {
+    for (const m of [joiner, host]) {
+      if (m === undefined) continue
+      await m.player.stop()
+      await m.party.stop()
+      await m.swarm.stop()
+      await m.libp2p.stop()
+      await rm(m.dataDir, { recursive: true, force: true })
+    }
+    await rm(songDir, { recursive: true, force: true })
+  })
+
+  it('a joiner without the song fetches it and plays within 2 ms of the host', async () => {
+    const { cid, manifest } = await hashFile(songPath)
+    host.library.add(songPath, cid, manifest).durationSec = SONG_SECONDS
+    const { invite } = await host.party.create({ name: 'Join mid-song' })
+    await host.party.command({
+      type: 'enqueue',
+      song: { cid, title: 'Noise', artist: 'Test', durationSec: SONG_SECONDS },
+    })
+    await host.party.command({ type: 'play' })
+    const entryId = host.party.status()?.queue[0]?.entryId ?? assert.fail('queued')
+    // Mid-song: the host has been playing for a while.
+    await waitFor(
+      () => (positionAt(host, monotonicClock.now() - 200, entryId) ?? 0) > 3,
+      'the host to be 3 s into the song',
+      { timeoutMs: 30_000 },
+    )
+    assert.equal(joiner.library.get(cid), undefined, 'the joiner starts without the song')
+    await joiner.party.join(invite)
+
+    // Within 2 ms for 20 consecutive checks 100 ms apart (2 s), comparing at the same true instant.
+    let streak = 0
+    let lastError = Number.NaN
+    await waitFor(
+      () => {
+        const T = monotonicClock.now() - 200 // both players have reported past this instant
+        const ref = positionAt(host, T, entryId)
+        const mine = positionAt(joiner, T, entryId)
+        lastError = ref === undefined || mine === undefined ? Number.NaN : Math.abs(mine - ref) * 1000
+        streak = lastError < 2 ? streak + 1 : 0
+        return streak >= 20
+      },
+      'the joiner to play within 2 ms of the host for 2 s',
+      { timeoutMs: 60_000, intervalMs: 100 },
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message} (last error ${lastError.toFixed(3)} ms, joiner loads ${JSON.stringify(joiner.loads)})`,
+      )
+    })
+
+    assert.deepEqual(
+      joiner.loads[0],
+      { cid, fromDisk: false },
+      'the joiner played a copy fetched through the swarm',
+    )
+    const fetched = joiner.library.get(cid) ?? assert.fail('the fetched song joined the library')
+    assert.deepEqual(
+      await readFile(fetched.path),
+      await readFile(songPath),
+      'the fetched bytes are the host file',
+    )
+  })
+})
