@@ -70,7 +70,7 @@ export interface RaftPartyLogInit {
 }
 
 export interface RaftPartyLogComponents {
-  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol'>
+  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'peerStore'>
   clock: Clock
   timers?: Timers
 }

@@ -10,14 +10,29 @@
  * Inbound streams are accepted only from party members (`isMember`), and a
  * message whose `from` is not the authenticated remote peer, or a malformed
  * frame, resets the stream.
+ *
+ * Every few seconds each outbound stream also carries an address book: where
+ * the other peers we talk to listen. Members usually dial only the host, so
+ * without it the survivors of a host crash could not reach each other to
+ * elect a new leader. Addresses are only hints: dialling one still proves the
+ * peer's identity (noise), so a lying member can cost a failed dial, no more.
  */
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { FramedStream } from '../net/framed.ts'
 import type { Message } from '../raft/messages.ts'
 import type { Clock } from '../shared/clock.ts'
 import { log } from '../shared/logger.ts'
-import { MAX_RAFT_FRAME_BYTES, RAFT_PROTOCOL, RaftWireMessage } from './wire.ts'
+import {
+  type AddressBook,
+  MAX_ADDRS_PER_PEER,
+  MAX_GOSSIPED_PEERS,
+  MAX_RAFT_FRAME_BYTES,
+  RAFT_PROTOCOL,
+  type RaftFrame,
+  RaftFrameSchema,
+} from './wire.ts'
 
 const logger = log('replication')
 
@@ -29,10 +44,12 @@ export interface RaftTransportInit {
   maxBackoffMs?: number
   /** Dial timeout, ms. Default 2000. */
   dialTimeoutMs?: number
+  /** How often each outbound stream repeats the address book, ms. Default 2000. */
+  gossipIntervalMs?: number
 }
 
 export interface RaftTransportComponents {
-  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol'>
+  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'peerStore'>
   clock: Clock
   /** Only members' streams are accepted. */
   isMember: (peerId: string) => boolean
@@ -48,7 +65,7 @@ export interface RaftTransportStats {
   dropped: number
 }
 
-type Framed = FramedStream<Message, Message>
+type Framed = FramedStream<RaftFrame, RaftFrame>
 
 interface Outbound {
   queue: Message[]
@@ -57,6 +74,8 @@ interface Outbound {
   backoffMs: number
   /** Clock time before which we do not dial again (after a failure). */
   retryAt: number
+  /** Clock time after which the next write is preceded by the address book. */
+  gossipAt: number
 }
 
 export class RaftTransport {
@@ -66,6 +85,7 @@ export class RaftTransport {
   readonly #minBackoff: number
   readonly #maxBackoff: number
   readonly #dialTimeout: number
+  readonly #gossipInterval: number
   readonly #peers = new Map<string, Outbound>()
   readonly #inbound = new Set<Framed>()
   #controller = new AbortController()
@@ -77,6 +97,7 @@ export class RaftTransport {
     this.#minBackoff = init.minBackoffMs ?? 50
     this.#maxBackoff = init.maxBackoffMs ?? 1000
     this.#dialTimeout = init.dialTimeoutMs ?? 2000
+    this.#gossipInterval = init.gossipIntervalMs ?? 2000
   }
 
   async start(): Promise<void> {
@@ -106,7 +127,14 @@ export class RaftTransport {
     if (!this.#started) return
     let out = this.#peers.get(message.to)
     if (out === undefined) {
-      out = { queue: [], framed: undefined, flushing: false, backoffMs: this.#minBackoff, retryAt: 0 }
+      out = {
+        queue: [],
+        framed: undefined,
+        flushing: false,
+        backoffMs: this.#minBackoff,
+        retryAt: 0,
+        gossipAt: 0,
+      }
       this.#peers.set(message.to, out)
     }
     if (out.framed === undefined && this.#c.clock.now() < out.retryAt) {
@@ -145,10 +173,11 @@ export class RaftTransport {
             const stream = await this.#c.libp2p.dialProtocol(peerIdFromString(peerId), RAFT_PROTOCOL, {
               signal: AbortSignal.any([signal, AbortSignal.timeout(this.#dialTimeout)]),
             })
-            out.framed = new FramedStream(stream, RaftWireMessage, RaftWireMessage, {
+            out.framed = new FramedStream(stream, RaftFrameSchema, RaftFrameSchema, {
               maxMessageBytes: MAX_RAFT_FRAME_BYTES,
             })
             out.backoffMs = this.#minBackoff
+            out.gossipAt = 0
             this.#watchClose(peerId, out, out.framed)
           } catch (err) {
             this.#failed(peerId, out, err as Error)
@@ -156,8 +185,13 @@ export class RaftTransport {
           }
         }
         const framed = out.framed
-        const message = out.queue.shift() as Message
         try {
+          if (this.#c.clock.now() >= out.gossipAt) {
+            out.gossipAt = this.#c.clock.now() + this.#gossipInterval
+            await framed.write(await this.#addressBook(peerId), { signal })
+          }
+          const message = out.queue.shift()
+          if (message === undefined) continue
           await framed.write(message, { signal })
         } catch (err) {
           framed.abort(err as Error)
@@ -168,6 +202,44 @@ export class RaftTransport {
       }
     } finally {
       out.flushing = false
+    }
+  }
+
+  /** Where the peers we talk to (other than `to`) listen, from our peer store. */
+  async #addressBook(to: string): Promise<AddressBook> {
+    const peers: AddressBook['peers'] = []
+    for (const id of this.#peers.keys()) {
+      if (id === to || !this.#c.isMember(id)) continue
+      if (peers.length >= MAX_GOSSIPED_PEERS) break
+      const known = await this.#c.libp2p.peerStore.get(peerIdFromString(id)).catch(() => undefined)
+      const addrs = (known?.addresses ?? []).map((a) => a.multiaddr.toString()).slice(0, MAX_ADDRS_PER_PEER)
+      if (addrs.length > 0) peers.push({ id, addrs })
+    }
+    return { type: 'addrs', from: this.#c.libp2p.peerId.toString(), to, peers }
+  }
+
+  /** Remember where the other members listen; unparsable entries and strangers are ignored. */
+  async #learn(book: AddressBook): Promise<void> {
+    const self = this.#c.libp2p.peerId.toString()
+    for (const { id, addrs } of book.peers) {
+      if (id === self || !this.#c.isMember(id)) continue
+      let peer: PeerId
+      try {
+        peer = peerIdFromString(id)
+      } catch {
+        continue
+      }
+      const multiaddrs = addrs.flatMap((a) => {
+        try {
+          return [multiaddr(a)]
+        } catch {
+          return []
+        }
+      })
+      if (multiaddrs.length === 0) continue
+      await this.#c.libp2p.peerStore.merge(peer, { multiaddrs }).catch((err: Error) => {
+        logger('could not store addresses of %s: %s', id, err.message)
+      })
     }
   }
 
@@ -198,7 +270,7 @@ export class RaftTransport {
       stream.abort(new Error('not a party member'))
       return
     }
-    const framed: Framed = new FramedStream(stream, RaftWireMessage, RaftWireMessage, {
+    const framed: Framed = new FramedStream(stream, RaftFrameSchema, RaftFrameSchema, {
       maxMessageBytes: MAX_RAFT_FRAME_BYTES,
     })
     this.#inbound.add(framed)
@@ -210,7 +282,8 @@ export class RaftTransport {
         if (message.from !== remote || message.to !== this.#c.libp2p.peerId.toString()) {
           throw new Error(`message from ${message.from} to ${message.to} on ${remote}'s stream`)
         }
-        this.#c.onMessage(message)
+        if (message.type === 'addrs') await this.#learn(message)
+        else this.#c.onMessage(message)
       }
       await framed.close()
     } catch (err) {

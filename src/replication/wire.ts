@@ -58,3 +58,36 @@ export const RaftWireMessage = z.discriminatedUnion('type', [
   }),
   z.object({ ...envelope, type: z.literal('timeoutNow') }),
 ]) as unknown as z.ZodType<Message>
+
+export const MAX_GOSSIPED_PEERS = 64
+export const MAX_ADDRS_PER_PEER = 8
+
+/**
+ * Not a Raft message: the transport's own address gossip. Members tell each
+ * other where the rest of the group listens, so that when the leader (often
+ * the only peer everyone dialled) dies, the survivors can still reach each
+ * other to elect a new one.
+ */
+export interface AddressBook {
+  type: 'addrs'
+  from: string
+  to: string
+  peers: Array<{ id: string; addrs: string[] }>
+}
+
+const addressBook = z.object({
+  type: z.literal('addrs'),
+  from: id,
+  to: id,
+  peers: z
+    .array(z.object({ id, addrs: z.array(z.string().min(1).max(512)).max(MAX_ADDRS_PER_PEER) }))
+    .max(MAX_GOSSIPED_PEERS),
+})
+
+export type RaftFrame = Message | AddressBook
+
+/** One frame on a raft stream: a Raft message or the transport's address gossip. */
+export const RaftFrameSchema = z.union([
+  addressBook,
+  RaftWireMessage as unknown as z.ZodType<Message>,
+]) as unknown as z.ZodType<RaftFrame>

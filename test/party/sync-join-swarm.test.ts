@@ -174,9 +174,19 @@ describe('mid-song join through the swarm', { timeout: 120_000 }, () => {
       'the joiner to play within 2 ms of the host for 2 s',
       { timeoutMs: 60_000, intervalMs: 100 },
     ).catch((err: Error) => {
-      throw new Error(
-        `${err.message} (last error ${lastError.toFixed(3)} ms, joiner loads ${JSON.stringify(joiner.loads)})`,
-      )
+      // Say where it stands: the clock, the song, the player.
+      const status = joiner.party.status()
+      const state = {
+        lastErrorMs: lastError,
+        loads: joiner.loads,
+        connection: status?.connection,
+        clockUncertaintyMs: status?.syncErrorMs,
+        readiness: status?.readiness,
+        download: joiner.swarm.get(cid),
+        lastMapping: joiner.mappings.at(-1),
+        hostMappings: host.mappings.length,
+      }
+      throw new Error(`${err.message}: ${JSON.stringify(state)}`)
     })
 
     assert.deepEqual(

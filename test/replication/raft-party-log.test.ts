@@ -163,13 +163,20 @@ describe('raft party log', () => {
       await log.start()
       await host.log.propose({ command: { type: 'join', name }, from: id, effectivePartyTime: 0 })
     }
-    // Four members: three voters (an odd number) and one learner.
-    await waitFor(() => {
-      const roles = host.log.members().map((m) => m.role)
-      return (
-        roles.filter((r) => r === 'voter').length === 3 && roles.filter((r) => r === 'learner').length === 1
-      )
-    }, 'three voters and one learner')
+    // Four members: three voters (an odd number) and one learner — in every
+    // member's configuration, not only the leader's: a change the leader has
+    // appended but not yet replicated would not survive the leader.
+    await waitFor(
+      () =>
+        g.members.every((m) => {
+          const roles = m.log.members().map((x) => x.role)
+          return (
+            roles.filter((r) => r === 'voter').length === 3 &&
+            roles.filter((r) => r === 'learner').length === 1
+          )
+        }),
+      'three voters and one learner',
+    )
     await g.converged()
     // The group now survives its host.
     await g.kill(host)
@@ -190,6 +197,51 @@ describe('raft party log', () => {
     assert.equal(next.log.term(), termBefore + 1, 'a transfer takes one term: no failed elections')
     const { result } = await next.log.propose(enqueue(next.id, 2))
     assert.equal(result.ok, true)
+  })
+
+  it("a member's address book teaches where the others listen; entries for strangers are ignored", async () => {
+    const g = await Group.found(3)
+    groups.push(g)
+    const leader = await g.leader()
+    const [follower, other] = g.members.filter((m) => m !== leader)
+    const { RAFT_PROTOCOL, RaftFrameSchema, MAX_RAFT_FRAME_BYTES } = await import(
+      '../../src/replication/wire.ts'
+    )
+    const { FramedStream } = await import('../../src/net/framed.ts')
+    const { peerIdFromString } = await import('@libp2p/peer-id')
+    const { newLibp2p } = await import('./cluster.ts')
+    const stranger = await newLibp2p()
+    const strangerId = stranger.peerId.toString()
+    await stranger.stop()
+    const stream = await follower.libp2p.dialProtocol(leader.libp2p.peerId, RAFT_PROTOCOL)
+    const framed = new FramedStream(stream, RaftFrameSchema, RaftFrameSchema, {
+      maxMessageBytes: MAX_RAFT_FRAME_BYTES,
+    })
+    await framed.write({
+      type: 'addrs',
+      from: follower.id,
+      to: leader.id,
+      peers: [
+        { id: other.id, addrs: ['/ip4/127.0.0.1/tcp/4567', 'not a multiaddr'] },
+        { id: strangerId, addrs: ['/ip4/127.0.0.1/tcp/4568'] },
+      ],
+    })
+    const addrsOf = async (id: string): Promise<string[]> => {
+      const peer = await leader.libp2p.peerStore.get(peerIdFromString(id)).catch(() => undefined)
+      return (peer?.addresses ?? []).map((a) => a.multiaddr.toString())
+    }
+    await waitFor(
+      async () => (await addrsOf(other.id)).includes('/ip4/127.0.0.1/tcp/4567'),
+      'the address to be learned',
+    )
+    assert.ok(
+      !(await addrsOf(strangerId)).includes('/ip4/127.0.0.1/tcp/4568'),
+      'a stranger is not in the book',
+    )
+    assert.equal(leader.log.stats.streamsReset, 0, 'a bad entry is skipped, not a reason to reset')
+    const { result } = await leader.log.propose(enqueue(leader.id, 1))
+    assert.equal(result.ok, true)
+    await framed.close()
   })
 
   it('malformed frames and strangers are reset; the node keeps replicating', async () => {
