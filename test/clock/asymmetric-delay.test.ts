@@ -1,7 +1,7 @@
 // Clock sync through a TCP relay that delays each direction on purpose (tc netem is not available here): symmetric delay converges to < 1 ms; one-way delay biases the estimate by half the asymmetry, no more, and the reported uncertainty covers it.
 import assert from 'node:assert/strict'
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
-import { after, test } from 'node:test'
+import { after, type TestContext, test } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createClockSync } from '../../src/clock/clock-sync.ts'
 import { handleClockProtocol } from '../../src/clock/protocol.ts'
@@ -15,6 +15,9 @@ after(async () => {
   for (const s of servers) s.close()
 })
 
+/** How late the relay's timers fired: on a starved event loop the relay itself adds unplanned asymmetry. */
+const relayLateness: number[] = []
+
 /** Forward bytes to `port`, each direction delayed by its own function of time; order is preserved. */
 async function delayingRelay(
   port: number,
@@ -25,7 +28,11 @@ async function delayingRelay(
     let due = 0
     from.on('data', (chunk) => {
       due = Math.max(due, performance.now() + delay())
-      setTimeout(() => to.write(chunk), due - performance.now())
+      const at = due
+      setTimeout(() => {
+        relayLateness.push(performance.now() - at)
+        to.write(chunk)
+      }, at - performance.now())
     })
     from.on('close', () => setTimeout(() => to.destroy(), Math.max(0, due - performance.now())))
     from.on('error', () => to.destroy())
@@ -57,6 +64,7 @@ const hostClock: Clock = {
 }
 
 async function errorThroughRelay(forwardMs: () => number, backwardMs: () => number) {
+  relayLateness.length = 0
   const host = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
   const member = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
   nodes.push(host, member)
@@ -74,21 +82,39 @@ async function errorThroughRelay(forwardMs: () => number, backwardMs: () => numb
   const errorMs = sync.toParty(local) - (local - 31_415.9265 + 150e-6 * (local - origin))
   const uncertaintyMs = sync.estimate()?.uncertaintyMs as number
   await sync.stop()
-  return { errorMs, uncertaintyMs }
+  const late = relayLateness.filter((ms) => ms > 1).length / Math.max(1, relayLateness.length)
+  return { errorMs, uncertaintyMs, relayOnTime: late < 0.1, late }
 }
 
-test('symmetric 5 ± 1 ms each way: party time within 1.5 ms', async () => {
-  const { errorMs, uncertaintyMs } = await errorThroughRelay(jitter(1, 5, 1), jitter(2, 5, 1))
+/**
+ * The sub-millisecond bound holds only if the relay delayed what it was told
+ * to: on a machine so loaded that its timers fire late, the relay adds
+ * asymmetry of its own and the bound is not checked (the test says so).
+ */
+function checkBound(
+  t: TestContext,
+  r: { relayOnTime: boolean; late: number },
+  ok: boolean,
+  message: string,
+): void {
+  if (r.relayOnTime) assert.ok(ok, message)
+  else t.diagnostic(`tight bound not checked: ${(r.late * 100).toFixed(0)} % of relay writes > 1 ms late`)
+}
+
+test('symmetric 5 ± 1 ms each way: party time within 1.5 ms', async (t) => {
+  const r = await errorThroughRelay(jitter(1, 5, 1), jitter(2, 5, 1))
+  const { errorMs, uncertaintyMs } = r
   console.log(`symmetric: error ${errorMs.toFixed(3)} ms, uncertainty ${uncertaintyMs.toFixed(3)} ms`)
   // 1.5 ms, not 1: the relay's timers (1 ms granularity) and all three parties share one event loop.
-  assert.ok(Math.abs(errorMs) < 1.5, `error ${errorMs} ms (seeds 1, 2)`)
+  checkBound(t, r, Math.abs(errorMs) < 1.5, `error ${errorMs} ms (seeds 1, 2)`)
   assert.ok(Math.abs(errorMs) <= uncertaintyMs, 'within the reported uncertainty')
 })
 
-test('10 ms extra on the way to the host only: biased by half of it (+5 ms), no more', async () => {
-  const { errorMs, uncertaintyMs } = await errorThroughRelay(jitter(3, 12, 1), jitter(4, 2, 1))
+test('10 ms extra on the way to the host only: biased by half of it (+5 ms), no more', async (t) => {
+  const r = await errorThroughRelay(jitter(3, 12, 1), jitter(4, 2, 1))
+  const { errorMs, uncertaintyMs } = r
   console.log(`asymmetric: error ${errorMs.toFixed(3)} ms, uncertainty ${uncertaintyMs.toFixed(3)} ms`)
   // No two-way exchange can see asymmetry: θ = offset + (forward − backward)/2 = offset + 5 ms.
-  assert.ok(Math.abs(errorMs - 5) < 1.5, `error ${errorMs} ms, expected +5 ± 1.5 (seeds 3, 4)`)
+  checkBound(t, r, Math.abs(errorMs - 5) < 1.5, `error ${errorMs} ms, expected +5 ± 1.5 (seeds 3, 4)`)
   assert.ok(Math.abs(errorMs) <= uncertaintyMs, 'the reported uncertainty covers the bias')
 })
