@@ -93,6 +93,10 @@ export class Raft {
   readonly #random: Random
   #electionElapsed = 0
   #heartbeatElapsed = 0
+  /** The shell told us our leader's connection dropped: its lease no longer holds here. */
+  #leaderLost = false
+  /** Ticks since `#leaderLost` was set; what the dead leader sent just before dying may still arrive in the first. */
+  #leaderLostTicks = 0
   #randomizedTimeout = 0
   #votes = new Map<NodeId, boolean>()
   /** Conf entries in the log after the snapshot, oldest first. */
@@ -177,12 +181,41 @@ export class Raft {
     if (this.role !== 'leader') this.#campaign(this.#preVote ? 'preVote' : 'vote', false)
   }
 
+  /**
+   * The shell saw `peer`'s connection drop (its process died, or its host
+   * went down). If `peer` is our leader, stop honouring its lease, so a
+   * successor's (pre-)vote is granted at once, and campaign soon: after
+   * 1 + 2·rank ticks, rank being our place among the other voters by id, so
+   * the survivors try one after another instead of splitting the vote.
+   * A false alarm is harmless: our pre-vote is refused by voters that still
+   * hear the leader, the term does not move, and the next heartbeat from the
+   * leader restores the normal timeout.
+   */
+  leaderUnreachable(peer: NodeId): void {
+    if (this.role !== 'follower' || this.leader !== peer || peer === this.id) return
+    this.#leaderLost = true
+    this.#leaderLostTicks = 0
+    if (!this.#promotable()) return
+    const rank = this.conf.voters
+      .filter((v) => v !== peer)
+      .sort()
+      .indexOf(this.id)
+    const soon = 1 + 2 * rank
+    if (this.#randomizedTimeout - this.#electionElapsed > soon) {
+      this.#electionElapsed = 0
+      this.#randomizedTimeout = soon
+    }
+  }
+
   step(m: Message): void {
     if (m.to !== this.id || m.from === this.id) return
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
         const inLease =
-          this.#checkQuorum && this.leader !== null && this.#electionElapsed < this.#electionTick
+          this.#checkQuorum &&
+          this.leader !== null &&
+          !this.#leaderLost &&
+          this.#electionElapsed < this.#electionTick
         if (inLease && !m.transfer) return // we heard from a live leader: do not let a stray candidate disrupt it
       }
       if (m.type === 'preVote' || (m.type === 'preVoteResponse' && !m.reject)) {
@@ -306,6 +339,7 @@ export class Raft {
       this.vote = null
     }
     this.leader = null
+    this.#leaderLost = false
     this.#electionElapsed = 0
     this.#heartbeatElapsed = 0
     this.#resetRandomizedTimeout()
@@ -403,6 +437,7 @@ export class Raft {
 
   #tickElection(): void {
     this.#electionElapsed++
+    if (this.#leaderLost) this.#leaderLostTicks++
     if (this.#promotable() && this.#electionElapsed >= this.#randomizedTimeout) {
       this.#electionElapsed = 0
       this.#campaign(this.#preVote ? 'preVote' : 'vote', false)
@@ -558,6 +593,11 @@ export class Raft {
   }
 
   #stepFollower(m: Message): void {
+    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot'
+    if (fromLeader && this.#leaderLost && this.#leaderLostTicks > 0) {
+      this.#leaderLost = false // the leader still speaks a tick later: a false alarm, normal timeout again
+      this.#resetRandomizedTimeout()
+    }
     switch (m.type) {
       case 'append':
         this.#electionElapsed = 0

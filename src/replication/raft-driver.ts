@@ -136,6 +136,13 @@ export class RaftDriver {
     this.#kick()
   }
 
+  /** `peer`'s connection dropped: if it led us, a successor is elected without waiting out its lease. */
+  leaderUnreachable(peer: string): void {
+    if (!this.#running) return
+    this.raft.leaderUnreachable(peer)
+    this.#kick()
+  }
+
   get conf(): ConfState {
     return this.raft.conf
   }

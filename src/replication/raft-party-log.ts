@@ -15,7 +15,7 @@
  * else to learners and replaces failed voters (voters.ts).
  */
 import { join } from 'node:path'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { CommittedEntry, PartyLog } from '../party/log.ts'
 import { applyCommand, type CommandResult, type PartyLogEntry, type PartyState } from '../party/state.ts'
 import { NotLeaderError, ProposalDroppedError } from '../raft/errors.ts'
@@ -70,7 +70,13 @@ export interface RaftPartyLogInit {
 }
 
 export interface RaftPartyLogComponents {
-  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'peerStore'>
+  /**
+   * With `addEventListener`, a follower that sees its leader's last
+   * connection close (peer:disconnect: the process died) elects a successor
+   * at once instead of waiting out the election timeout.
+   */
+  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'peerStore'> &
+    Partial<Pick<Libp2p, 'addEventListener' | 'removeEventListener'>>
   clock: Clock
   timers?: Timers
 }
@@ -152,6 +158,9 @@ class RaftPartyLogImpl implements RaftPartyLog {
   #started = false
   #syncWaiters: Array<() => void> = []
   readonly #knownPeers: Set<string>
+  readonly #onPeerDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.#driver?.leaderUnreachable(event.detail.toString())
+  }
 
   constructor(init: RaftPartyLogInit, components: RaftPartyLogComponents) {
     this.#init = init
@@ -231,6 +240,7 @@ class RaftPartyLogImpl implements RaftPartyLog {
     await this.#transport.start()
     this.#started = true
     this.#driver.start()
+    this.#c.libp2p.addEventListener?.('peer:disconnect', this.#onPeerDisconnect)
     const conf = this.#driver.conf
     if (founding && conf.voters.length === 1 && conf.voters[0] === this.#init.selfId) {
       this.#driver.campaign() // a lone founder need not wait out an election timeout
@@ -245,6 +255,7 @@ class RaftPartyLogImpl implements RaftPartyLog {
       )
     }
     this.#started = false
+    this.#c.libp2p.removeEventListener?.('peer:disconnect', this.#onPeerDisconnect)
     this.#driver?.stop()
     await this.#driver?.settled()
     await this.#transport.stop()

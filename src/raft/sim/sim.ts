@@ -94,6 +94,8 @@ type SimEvent =
   | { time: number; seq: number; kind: 'chaos' }
   | { time: number; seq: number; kind: 'restart'; node: NodeId }
   | { time: number; seq: number; kind: 'heal' }
+  /** The shell's connection to `peer` dropped (a crash, or a false alarm). */
+  | { time: number; seq: number; kind: 'unreachable'; node: NodeId; peer: NodeId }
 
 type EventBody = SimEvent extends infer E ? (E extends SimEvent ? Omit<E, 'time' | 'seq'> : never) : never
 
@@ -124,6 +126,8 @@ export function measureFailover(
   tickMs = 50,
   electionTick = 10,
   heartbeatTick = 1,
+  /** Survivors hear that the leader's connection dropped (a killed process); false: a silent cut. */
+  notice = true,
 ): FailoverSample {
   const sim = new Simulation({
     seed,
@@ -140,7 +144,7 @@ export function measureFailover(
   sim.runUntil(sim.time + 3000) // settle: followers have heard heartbeats
   const old = sim.leader() as SimNode
   const crashedAt = sim.time
-  sim.crash(old)
+  sim.crash(old, notice)
   sim.runUntil(NEVER, () => sim.leader() !== undefined)
   return { firstElectionMs, failoverMs: sim.time - crashedAt }
 }
@@ -162,6 +166,8 @@ class Simulation {
   maxDelay = 10
   /** node -> group; nodes in different groups cannot talk. Empty: no partition. */
   partition = new Map<NodeId, number>()
+  /** "from>to" -> latest time a message on that link is due: a connection's close is seen after its data. */
+  lastArrival = new Map<string, number>()
   chaosOver = false
   /** Storminess, chosen per seed: mean gap between chaos events, and how long a crashed node stays down. */
   chaosGap = 400
@@ -309,6 +315,14 @@ class Simulation {
         if (this.partition.size > 0) this.note('heal')
         this.partition.clear()
         break
+      case 'unreachable': {
+        const node = this.nodes.get(event.node) as SimNode
+        if (node.up && node.raft) {
+          node.raft.leaderUnreachable(event.peer)
+          this.drain(node)
+        }
+        break
+      }
     }
   }
 
@@ -341,13 +355,25 @@ class Simulation {
     this.drain(node)
   }
 
-  crash(node: SimNode): void {
+  /**
+   * A crashed process's connections close: the peers that can reach it hear
+   * so after a link delay (`notice`), as libp2p reports peer:disconnect. A
+   * host cut off the network gives no such notice (`notice: false`).
+   */
+  crash(node: SimNode, notice = true): void {
     node.up = false
     node.raft = null
     node.machine = null
     node.pending = new Map()
     this.stats.crashes++
     this.note(`${node.id} crash`)
+    if (!notice) return
+    for (const other of this.upNodes()) {
+      if (this.cut(node.id, other.id)) continue
+      const delay = this.minDelay + this.rng.next() * (this.maxDelay - this.minDelay)
+      const drained = (this.lastArrival.get(`${node.id}>${other.id}`) ?? 0) + 0.1 - this.time
+      this.schedule(Math.max(delay, drained), { kind: 'unreachable', node: other.id, peer: node.id })
+    }
   }
 
   /** The shell's loop: persist, send, apply, advance. */
@@ -468,10 +494,10 @@ class Simulation {
     if (this.cut(m.from, m.to) || this.rng.next() < this.loss) return
     const copies = this.rng.next() < this.duplicate ? 2 : 1
     for (let i = 0; i < copies; i++) {
-      this.schedule(this.minDelay + this.rng.next() * (this.maxDelay - this.minDelay), {
-        kind: 'deliver',
-        msg: m,
-      })
+      const delay = this.minDelay + this.rng.next() * (this.maxDelay - this.minDelay)
+      const link = `${m.from}>${m.to}`
+      this.lastArrival.set(link, Math.max(this.lastArrival.get(link) ?? 0, this.time + delay))
+      this.schedule(delay, { kind: 'deliver', msg: m })
     }
   }
 
@@ -543,10 +569,18 @@ class Simulation {
       const up = this.upNodes()
       if (up.length === 0) return
       const victim = this.rng.next() < 0.5 ? (this.leader() ?? pick(up)) : pick(up)
-      this.crash(victim)
+      this.crash(victim, this.rng.next() < 0.7)
       // Some restarts are instant (a process manager), which races a restarted node against elections it voted in.
       const downtime = this.rng.next() < 0.3 ? 1 + this.rng.int(20) : 20 + this.rng.int(this.downtime)
       this.schedule(downtime, { kind: 'restart', node: victim.id })
+    } else if (this.opts.faults && roll < 34) {
+      // A false alarm: a node hears that a live peer (often its leader) dropped its connection.
+      const up = this.upNodes()
+      if (up.length < 2) return
+      const node = pick(up)
+      const peer = node.raft?.leader ?? pick(up).id
+      this.note(`${node.id} told ${peer} is unreachable`)
+      this.schedule(0, { kind: 'unreachable', node: node.id, peer })
     } else if (this.opts.faults && roll < 38) {
       // Sometimes a terrible network: delays near the election timeout and heavy loss cause election storms.
       const terrible = this.rng.next() < 0.25
