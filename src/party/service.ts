@@ -11,11 +11,14 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Connection, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { PartyAdvert, PublicParty } from '../directory/index.ts'
 import type { Library } from '../library/types.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
 import type { QueueEntry as PlayerQueueEntry, Timeline as PlayerTimeline } from '../playback/timeline.ts'
 import { createRaftPartyLog, type RaftPartyLog } from '../replication/raft-party-log.ts'
+import { findResumable, forgetResume, saveResume } from '../replication/resume.ts'
 import type { Clock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
 import { log } from '../shared/logger.ts'
@@ -607,6 +610,95 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     if (leader !== undefined) events.emit('party:host-changed', { partyId: s.invite.partyId, leader, term })
     schedulePlayer()
     publish()
+    void remember(s)
+  }
+
+  /** Keep what a restart needs to rejoin (the invite, where the members listen); best effort. */
+  async function remember(s: Session): Promise<void> {
+    try {
+      const peers = []
+      for (const m of s.log?.state.members ?? []) {
+        if (m.peerId === self) continue
+        const known = await libp2p.peerStore.get(peerIdFromString(m.peerId)).catch(() => undefined)
+        const addrs = (known?.addresses ?? []).map((a) => a.multiaddr.toString()).slice(0, 8)
+        if (addrs.length > 0) peers.push({ id: m.peerId, addrs })
+      }
+      if (session !== s) return
+      await saveResume(init.dataDir, s.invite.partyId, { link: s.link, public: s.public, peers })
+    } catch (err) {
+      logger('could not save the party for a restart: %s', (err as Error).message)
+    }
+  }
+
+  /** On start: rejoin the party this node was in when it stopped, from its own Raft state (no new invite). */
+  async function resume(): Promise<void> {
+    const found = await findResumable(init.dataDir).catch(() => undefined)
+    if (found === undefined || session !== undefined || !started) return
+    let invite: Invite
+    try {
+      invite = decodeInvite(found.record.link)
+    } catch {
+      await forgetResume(init.dataDir, found.partyId).catch(() => {})
+      return
+    }
+    const s: Session = {
+      invite,
+      link: found.record.link,
+      public: found.record.public,
+      log: undefined,
+      replica: undefined,
+      host: undefined,
+      member: undefined,
+      memberLeader: undefined,
+      memberUnsubscribe: [],
+      hostOffset: undefined,
+      frozenOffset: undefined,
+      awaitingApproval: false,
+      leaving: false,
+      unsubscribe: [],
+    }
+    session = s
+    try {
+      for (const p of found.record.peers) {
+        const multiaddrs = p.addrs.flatMap((a) => {
+          try {
+            return [multiaddr(a)]
+          } catch {
+            return []
+          }
+        })
+        await libp2p.peerStore.merge(peerIdFromString(p.id), { multiaddrs }).catch(() => {})
+      }
+      const partyLog = newLog(invite.partyId, { knownPeers: found.record.peers.map((p) => p.id) })
+      s.unsubscribe.push(
+        partyLog.on('leader:changed', ({ leader, term }) => {
+          if (s.log !== undefined) onLeaderChanged(s, leader, term)
+        }),
+      )
+      await partyLog.start()
+      let stillMember = false
+      try {
+        stillMember = memberOf(partyLog.state, self) !== undefined
+      } catch {} // never synced before the stop: nothing to resume from
+      if (!stillMember || session !== s) {
+        await partyLog.stop({ handOff: false })
+        if (session === s) await closeSession('no longer in the party', { forget: true })
+        return
+      }
+      s.log = partyLog
+      attachLog(s, partyLog)
+      // We listen on a new address now: dial the members so the leader's messages reach us.
+      for (const p of found.record.peers)
+        void libp2p.dial(peerIdFromString(p.id), { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+      const leader = partyLog.leader()
+      if (leader !== undefined) onLeaderChanged(s, leader, partyLog.term())
+      logger('rejoined party %s from disk', invite.partyId)
+    } catch (err) {
+      logger('could not rejoin party %s: %s', invite.partyId, (err as Error).message)
+      if (session === s) await closeSession(`could not rejoin: ${(err as Error).message}`)
+      return
+    }
+    onChange()
   }
 
   /** Every node: the replica follows the log's commits; the party ends (for us) when the log says so. */
@@ -662,6 +754,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       } catch {}
     }
     if (options.forget === true || reason === 'the party has ended') {
+      await forgetResume(init.dataDir, s.invite.partyId).catch(() => {})
       await rm(join(init.dataDir, `party-${s.invite.partyId}`), { recursive: true, force: true }).catch(
         () => {},
       )
@@ -785,6 +878,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         maxInboundStreams: 64,
         runOnLimitedConnection: true,
       })
+      void resume()
     },
 
     async stop() {
@@ -850,6 +944,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         throw err
       }
       onChange()
+      void remember(s)
       return { status: status() as PartyStatus, invite: link, inviteQr: await inviteQrTerminal(link) }
     },
 
@@ -906,6 +1001,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         throw err
       }
       onChange()
+      void remember(s)
       return status() as PartyStatus
     },
 
