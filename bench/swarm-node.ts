@@ -25,13 +25,15 @@ export type NodeCommand =
     }
   | { cmd: 'download'; cid: string; providers: string[] }
   | { cmd: 'raw'; addr: string; bytes: number }
+  | { cmd: 'cpu' }
   | { cmd: 'exit' }
 
 export type NodeReply =
-  | { type: 'ready'; addr: string; cid?: string }
+  | { type: 'ready'; addr: string; cid?: string; cpuMs: number }
   | { type: 'done'; ms: number }
   | { type: 'raw-done'; ms: number }
-  | { type: 'rss'; maxRssBytes: number }
+  | { type: 'rss'; maxRssBytes: number; cpuMs: number }
+  | { type: 'cpu'; cpuMs: number }
   | { type: 'error'; message: string }
 
 const send = (reply: NodeReply): void => {
@@ -92,7 +94,13 @@ async function main(): Promise<void> {
     }
     await stream.close()
   })
-  send({ type: 'ready', addr: libp2p.getMultiaddrs()[0]!.toString(), cid })
+  const ready = process.resourceUsage()
+  send({
+    type: 'ready',
+    addr: libp2p.getMultiaddrs()[0]!.toString(),
+    cid,
+    cpuMs: (ready.userCPUTime + ready.systemCPUTime) / 1000,
+  })
 
   process.on('message', (message) => {
     const m = message as NodeCommand
@@ -116,8 +124,16 @@ async function main(): Promise<void> {
         }
         send({ type: 'raw-done', ms: performance.now() - t0 })
       })().catch((err: Error) => send({ type: 'error', message: err.message }))
+    } else if (m.cmd === 'cpu') {
+      const u = process.resourceUsage()
+      send({ type: 'cpu', cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })
     } else if (m.cmd === 'exit') {
-      send({ type: 'rss', maxRssBytes: process.resourceUsage().maxRSS * 1024 })
+      const usage = process.resourceUsage()
+      send({
+        type: 'rss',
+        maxRssBytes: usage.maxRSS * 1024,
+        cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+      })
       void swarm
         .stop()
         .then(() => libp2p.stop())

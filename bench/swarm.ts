@@ -14,7 +14,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NodeCommand, NodeReply } from './swarm-node.ts'
 
@@ -32,6 +32,8 @@ interface Proc {
   child: ChildProcess
   addr: string
   cid?: string
+  /** CPU the node had used when it was ready (start-up: module loading, libp2p). */
+  readyCpuMs: number
   next(type: NodeReply['type']): Promise<NodeReply>
   send(cmd: NodeCommand): void
 }
@@ -65,21 +67,32 @@ async function spawnNode(init: Extract<NodeCommand, { cmd: 'init' }>): Promise<P
   }
   child.send(init)
   const ready = (await next('ready')) as Extract<NodeReply, { type: 'ready' }>
-  return { child, addr: ready.addr, cid: ready.cid, next, send: (cmd) => child.send(cmd) }
+  return {
+    child,
+    addr: ready.addr,
+    cid: ready.cid,
+    readyCpuMs: ready.cpuMs,
+    next,
+    send: (cmd) => child.send(cmd),
+  }
 }
 
-async function stopAll(procs: Proc[]): Promise<number[]> {
-  const rss = await Promise.all(
+/** Stops the nodes; their peak RSS and the CPU time they used after start-up (the transfer's cost). */
+async function stopAll(procs: Proc[]): Promise<{ rss: number[]; cpuSec: number }> {
+  const usage = await Promise.all(
     procs.map(async (p) => {
       p.send({ cmd: 'exit' })
       const r = (await p.next('rss')) as Extract<NodeReply, { type: 'rss' }>
       await new Promise((resolve) =>
         p.child.exitCode !== null ? resolve(null) : p.child.once('exit', resolve),
       )
-      return r.maxRssBytes
+      return r
     }),
   )
-  return rss
+  return {
+    rss: usage.map((u) => u.maxRssBytes),
+    cpuSec: usage.reduce((a, u, i) => a + u.cpuMs - procs[i]!.readyCpuMs, 0) / 1000,
+  }
 }
 
 async function runSwarm(
@@ -87,7 +100,7 @@ async function runSwarm(
   n: number,
   mode: 'swarm' | 'client-server',
   work: string,
-): Promise<{ seconds: number; rss: number[] }> {
+): Promise<{ seconds: number; rss: number[]; cpuSec: number }> {
   const seeder = await spawnNode({
     cmd: 'init',
     dataDir: join(work, 'seeder'),
@@ -110,25 +123,37 @@ async function runSwarm(
   for (const l of leechers) l.send({ cmd: 'download', cid: seeder.cid!, providers })
   await Promise.all(leechers.map((l) => l.next('done')))
   const seconds = (performance.now() - t0) / 1000
-  const rss = await stopAll([seeder, ...leechers])
-  return { seconds, rss }
+  const { rss, cpuSec } = await stopAll([seeder, ...leechers])
+  return { seconds, rss, cpuSec }
 }
 
 async function runPair(
   songPath: string,
   work: string,
-): Promise<{ swarmMs: number; rawMs: number; rss: number[] }> {
+): Promise<{ swarmMs: number; rawMs: number; rss: number[]; swarmCpuMs: number; rawCpuMs: number }> {
   const seeder = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-seeder'), songPath })
   const leecher = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-leecher') })
+  /** CPU both processes have used so far. */
+  const cpu = async (): Promise<number> => {
+    let total = 0
+    for (const p of [seeder, leecher]) {
+      p.send({ cmd: 'cpu' })
+      total += ((await p.next('cpu')) as Extract<NodeReply, { type: 'cpu' }>).cpuMs
+    }
+    return total
+  }
   leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
   const raw1 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
+  const c0 = await cpu()
   leecher.send({ cmd: 'download', cid: seeder.cid!, providers: [seeder.addr] })
   const done = (await leecher.next('done')) as Extract<NodeReply, { type: 'done' }>
+  const c1 = await cpu()
   leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
   const raw2 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
-  const rss = await stopAll([seeder, leecher])
+  const c2 = await cpu()
+  const { rss } = await stopAll([seeder, leecher])
   // The bare stream runs before and after the swarm transfer; take the faster, to be fair to the baseline.
-  return { swarmMs: done.ms, rawMs: Math.min(raw1.ms, raw2.ms), rss }
+  return { swarmMs: done.ms, rawMs: Math.min(raw1.ms, raw2.ms), rss, swarmCpuMs: c1 - c0, rawCpuMs: c2 - c1 }
 }
 
 function stats(xs: number[]): { median: number; min: number; max: number } {
@@ -156,6 +181,7 @@ async function main(): Promise<void> {
         const ratios: number[] = []
         const secs: number[] = []
         const rss: number[] = []
+        const cpu: number[] = []
         for (let r = 0; r < REPS; r++) {
           const dir = join(work, `${mode}-${n}-${r}`)
           await mkdir(dir, { recursive: true })
@@ -164,6 +190,7 @@ async function main(): Promise<void> {
           secs.push(out.seconds)
           ratios.push(out.seconds / dMin)
           rss.push(...out.rss)
+          cpu.push(out.cpuSec)
         }
         const line = {
           n,
@@ -173,12 +200,14 @@ async function main(): Promise<void> {
           seconds: stats(secs),
           ratioToDmin: stats(ratios),
           peakRssMiB: Math.max(...rss) / MiB,
+          cpuSecAllNodes: stats(cpu),
+          loadAverage: loadavg()[0],
         }
         results[`${mode}-N${n}`] = line
         console.log(
           `N=${n} ${mode.padEnd(13)} last leecher done in ${fmt(stats(secs))} s; ÷ D_min (${dMin.toFixed(2)} s) = ${fmt(stats(ratios))}` +
             `${mode === 'client-server' ? `; fluid client–server bound N·F/u_s = ${(dCs / dMin).toFixed(2)} × D_min` : ''}` +
-            `; peak RSS per node ${line.peakRssMiB.toFixed(0)} MiB`,
+            `; peak RSS per node ${line.peakRssMiB.toFixed(0)} MiB; CPU after start-up, all nodes ${fmt(stats(cpu), 1)} s; load ${line.loadAverage.toFixed(1)}`,
         )
       }
     }
@@ -186,8 +215,10 @@ async function main(): Promise<void> {
       const ratios: number[] = []
       const rss: number[] = []
       const rates: number[] = []
+      const cpuRatios: number[] = []
       for (let r = 0; r < REPS; r++) {
         const out = await runPair(songPath, join(work, `pair-${r}`))
+        cpuRatios.push(out.swarmCpuMs / out.rawCpuMs)
         ratios.push(out.rawMs / out.swarmMs)
         rates.push(F / MiB / (out.swarmMs / 1000))
         rss.push(...out.rss)
@@ -195,10 +226,13 @@ async function main(): Promise<void> {
       results.pair = {
         throughputRatioToBareStream: stats(ratios),
         swarmMiBps: stats(rates),
+        cpuRatioToBareStream: stats(cpuRatios),
         peakRssMiB: Math.max(...rss) / MiB,
+        loadAverage: loadavg()[0],
       }
       console.log(
-        `uncapped pair: swarm ${fmt(stats(rates), 1)} MiB/s; ÷ bare libp2p stream = ${fmt(stats(ratios))}; peak RSS ${(Math.max(...rss) / MiB).toFixed(0)} MiB`,
+        `uncapped pair: swarm ${fmt(stats(rates), 1)} MiB/s; ÷ bare libp2p stream = ${fmt(stats(ratios))}; ` +
+          `CPU (both ends) ÷ bare stream's = ${fmt(stats(cpuRatios))}; peak RSS ${(Math.max(...rss) / MiB).toFixed(0)} MiB; load ${loadavg()[0].toFixed(1)}`,
       )
     }
   } finally {

@@ -9,15 +9,9 @@ import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import {
-  type Manifest,
-  manifestMatches,
-  pieceCount,
-  pieceLength,
-  verifyPiece,
-} from '../library/content-id.ts'
+import { type Manifest, manifestMatches, pieceCount, pieceLength } from '../library/content-id.ts'
 import type { Library } from '../library/types.ts'
-import { FramedStream, WireError } from '../net/framed.ts'
+import { WireError } from '../net/framed.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
 import type { Clock } from '../shared/clock.ts'
 import { log } from '../shared/logger.ts'
@@ -29,15 +23,17 @@ import { RateMeter } from './rate.ts'
 import {
   type ClientMessage,
   clientMessageSchema,
-  MAX_FRAME_BYTES,
+  MAX_SERVER_FRAME_BYTES,
+  parseServerFrame,
   type ServerMessage,
   SWARM_PROTOCOL,
-  serverMessageSchema,
 } from './schema.ts'
 import { sniffAudio } from './sniff.ts'
 import { downloadDir, openPieceStore, type PieceStore, readStoredManifest } from './store.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { DownloadInfo, DownloadSource, DownloadState, SwarmEvents } from './types.ts'
+import { pieceVerifies } from './verify.ts'
+import { SwarmWire } from './wire.ts'
 
 const logger = log('swarm:download')
 /** Pieces ahead of a streaming read position that count as critical. */
@@ -69,7 +65,7 @@ export interface DownloadDeps {
 
 class PeerLink {
   readonly id: string
-  readonly framed: FramedStream<ServerMessage, ClientMessage>
+  readonly wire: SwarmWire<ServerMessage, ClientMessage>
   has: Uint8Array | undefined
   choked = true
   load = 0
@@ -84,13 +80,16 @@ class PeerLink {
   bytes = 0
   closed = false
 
-  constructor(id: string, framed: FramedStream<ServerMessage, ClientMessage>) {
+  constructor(id: string, wire: SwarmWire<ServerMessage, ClientMessage>) {
     this.id = id
-    this.framed = framed
+    this.wire = wire
   }
 
+  /** Queued; everything sent to this peer in one tick leaves in one frame batch. */
   send(message: ClientMessage): void {
-    void this.framed.write(message).catch(() => {})
+    try {
+      this.wire.send(message)
+    } catch {}
   }
 }
 
@@ -113,7 +112,6 @@ export class Download {
   readonly #lastDial = new Map<string, number>()
   readonly #songBans = new Set<string>()
   readonly #requested = new Map<number, Set<string>>()
-  readonly #writing = new Set<number>()
   readonly #readers = new Set<Reader>()
   readonly #waiters = new Map<number, Set<() => void>>()
   readonly #manifestWaiters = new Set<() => void>()
@@ -266,6 +264,17 @@ export class Download {
   }
 
   // ---- info ----
+
+  /** Bytes/s `peer` currently delivers to us for this song. */
+  rateFrom(peer: string): number {
+    return this.#links.get(peer)?.received.rate(this.#deps.clock.now()) ?? 0
+  }
+
+  /** True when `peer` told us it has `piece`. */
+  peerHas(peer: string, piece: number): boolean {
+    const has = this.#links.get(peer)?.has
+    return has !== undefined && hasPiece(has, piece)
+  }
 
   info(): DownloadInfo {
     const now = this.#deps.clock.now()
@@ -421,14 +430,16 @@ export class Download {
       if (addrs.length > 0) await this.#deps.libp2p.peerStore.merge(peerId, { multiaddrs: addrs })
       const signal = AbortSignal.any([active.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
       const stream = await this.#deps.libp2p.dialProtocol(peerId, SWARM_PROTOCOL, { signal })
-      const framed = new FramedStream(stream, serverMessageSchema, clientMessageSchema, {
-        maxMessageBytes: MAX_FRAME_BYTES,
+      const wire = new SwarmWire(stream, {
+        parse: parseServerFrame,
+        outSchema: clientMessageSchema,
+        maxFrameBytes: MAX_SERVER_FRAME_BYTES,
       })
-      link = new PeerLink(id, framed)
-      await framed.write({ t: 'hello', cid: this.cid, wantManifest: this.manifest === undefined })
-      const first = await framed.read({ signal })
+      link = new PeerLink(id, wire)
+      wire.send({ t: 'hello', cid: this.cid, wantManifest: this.manifest === undefined })
+      const first = await wire.read({ signal })
       if (first === undefined || first.t === 'unknown') {
-        await framed.close()
+        await wire.close()
         return
       }
       if (first.t !== 'handshake') throw new WireError(`expected handshake, got ${first.t}`)
@@ -441,7 +452,7 @@ export class Download {
         await this.#adoptManifest(first.manifest)
       }
       if (!this.#running || this.#links.has(id)) {
-        await framed.close()
+        await wire.close()
         return
       }
       const pieces = this.#availability.length
@@ -456,13 +467,19 @@ export class Download {
       void this.#measureRtt(link, peerId)
       this.#schedule()
       this.#progress(true)
-      for await (const message of framed.messages({ signal: active.signal })) {
-        await this.#onMessage(link, message)
-        if (link.closed) break
+      const current = link
+      const onAbort = (): void => current.wire.abort(new Error('download stopped'))
+      active.signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        await wire.onMessage((message) => {
+          if (!current.closed) this.#onMessage(current, message)
+        })
+      } finally {
+        active.signal.removeEventListener('abort', onAbort)
       }
     } catch (err) {
       if (!active.signal.aborted) logger('link to %s for %s ended: %s', id, this.cid, (err as Error).message)
-      if (err instanceof WireError) link?.framed.abort(err)
+      if (err instanceof WireError) link?.wire.abort(err)
     } finally {
       this.#dialing.delete(id)
       if (link !== undefined) this.#closeLink(link)
@@ -475,24 +492,30 @@ export class Download {
     } catch {}
   }
 
-  async #onMessage(link: PeerLink, message: ServerMessage): Promise<void> {
+  #onMessage(link: PeerLink, message: ServerMessage): void {
     const pieces = this.#availability.length
     switch (message.t) {
       case 'handshake':
       case 'unknown':
         throw new WireError(`unexpected ${message.t}`)
       case 'have':
-        if (message.piece >= pieces) throw new WireError(`have for piece ${message.piece} past the end`)
+      case 'haves': {
         link.load = message.load
-        if (link.has !== undefined && !hasPiece(link.has, message.piece)) {
-          setPiece(link.has, message.piece)
-          this.#availability[message.piece]++
-          if (!link.interested && this.store !== undefined && !hasPiece(this.store.have, message.piece)) {
+        const list = message.t === 'have' ? [message.piece] : message.pieces
+        let news = false
+        for (const piece of list) {
+          if (piece >= pieces) throw new WireError(`have for piece ${piece} past the end`)
+          if (link.has === undefined || hasPiece(link.has, piece)) continue
+          setPiece(link.has, piece)
+          this.#availability[piece]++
+          news = true
+          if (!link.interested && this.store !== undefined && !hasPiece(this.store.have, piece)) {
             this.#updateInterest(link)
           }
-          this.#schedule()
         }
+        if (news) this.#schedule()
         return
+      }
       case 'choke':
         link.choked = true
         for (const piece of [...link.inFlight.keys()]) this.#dropRequest(link, piece, false)
@@ -520,20 +543,20 @@ export class Download {
         }
         return
       case 'piece':
-        await this.#onPiece(link, message.piece, message.data)
+        this.#onPiece(link, message.piece, message.data)
         return
     }
   }
 
-  async #onPiece(link: PeerLink, piece: number, data: Uint8Array): Promise<void> {
+  #onPiece(link: PeerLink, piece: number, data: Uint8Array): void {
     const manifest = this.manifest
     const store = this.store
     const sentAt = link.inFlight.get(piece)
     // Unsolicited, or cancelled after it was already on its way: ignore it.
     if (manifest === undefined || store === undefined || sentAt === undefined) return
     this.#dropRequest(link, piece, false)
-    if (!verifyPiece(manifest, piece, data)) {
-      await this.#punish(link, `piece ${piece} failed its hash`)
+    if (!pieceVerifies(manifest, piece, data)) {
+      void this.#punish(link, `piece ${piece} failed its hash`)
       return
     }
     const now = this.#deps.clock.now()
@@ -545,7 +568,7 @@ export class Download {
     const latency = now - sentAt
     link.latencyMs = link.latencyMs === undefined ? latency : 0.8 * link.latencyMs + 0.2 * latency
     link.received.add(data.byteLength, now)
-    if (hasPiece(store.have, piece) || this.#writing.has(piece)) return
+    if (hasPiece(store.have, piece)) return
     // End-game: whoever else was asked for it can stop.
     for (const other of this.#links.values()) {
       if (other !== link && other.inFlight.has(piece)) {
@@ -553,12 +576,7 @@ export class Download {
         this.#dropRequest(other, piece, false)
       }
     }
-    this.#writing.add(piece)
-    try {
-      await store.writePiece(piece, data)
-    } finally {
-      this.#writing.delete(piece)
-    }
+    store.writePieceSync(piece, data)
     link.bytes += data.byteLength
     this.#rate.add(data.byteLength, now)
     if (piece === 0) this.mime = sniffAudio(data).mime
@@ -566,7 +584,10 @@ export class Download {
     this.#deps.onPiece(this.cid, piece)
     this.#wakeAll(this.#waiters.get(piece))
     this.#waiters.delete(piece)
-    for (const l of this.#links.values()) if (l.interested) this.#updateInterest(l)
+    // Only peers that have this piece can have lost our interest by it.
+    for (const l of this.#links.values()) {
+      if (l.interested && l.has !== undefined && hasPiece(l.has, piece)) this.#updateInterest(l)
+    }
     if (store.isComplete()) {
       void this.#finish()
       return
@@ -578,7 +599,7 @@ export class Download {
   async #punish(link: PeerLink, reason: string): Promise<void> {
     logger('banning %s for %s: %s', link.id, this.cid, reason)
     this.#songBans.add(link.id)
-    link.framed.abort(new WireError(reason))
+    link.wire.abort(new WireError(reason))
     this.#closeLink(link)
     const node = await this.#deps.bans.recordOffence(link.id, this.cid).catch(() => false)
     this.#deps.emit('peer:banned', { cid: this.cid, peerId: link.id, node })
@@ -617,7 +638,7 @@ export class Download {
         for (let i = 0; i < this.#availability.length; i++) if (hasPiece(link.has, i)) this.#availability[i]--
       }
     }
-    void link.framed.close()
+    void link.wire.close()
     this.#schedule()
     this.#connectMore()
   }

@@ -41,6 +41,8 @@ export interface PieceStore {
   isComplete(): boolean
   /** Store a piece the caller has verified. Idempotent. */
   writePiece(index: number, bytes: Uint8Array): Promise<void>
+  /** Same, synchronously (a page-cache copy, ~30 µs for 64 KiB): the bitfield is updated on return. */
+  writePieceSync(index: number, bytes: Uint8Array): void
   readPiece(index: number): Promise<Uint8Array>
   readRange(start: number, endInclusive: number): Promise<Uint8Array>
   flush(): Promise<void>
@@ -108,6 +110,16 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
     return flushing
   }
 
+  const writePieceSync = (index: number, bytes: Uint8Array): void => {
+    if (hasPiece(have, index)) return
+    writeSync(fh.fd, bytes, 0, bytes.byteLength, index * manifest.pieceSize)
+    setPiece(have, index)
+    haveCount++
+    if (flushTimer === undefined && !closed) {
+      flushTimer = setTimeout(() => void flush().catch(() => {}), FLUSH_DELAY_MS)
+    }
+  }
+
   return {
     cid,
     manifest,
@@ -115,18 +127,13 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
     have,
     count: () => haveCount,
     isComplete: () => haveCount === pieces,
+    writePieceSync,
     async writePiece(index, bytes) {
-      if (hasPiece(have, index)) return
-      writeSync(fh.fd, bytes, 0, bytes.byteLength, index * manifest.pieceSize)
-      if (hasPiece(have, index)) return
-      setPiece(have, index)
-      haveCount++
-      if (flushTimer === undefined && !closed) {
-        flushTimer = setTimeout(() => void flush().catch(() => {}), FLUSH_DELAY_MS)
-      }
+      writePieceSync(index, bytes)
     },
     async readPiece(index) {
-      const buf = new Uint8Array(pieceLength(manifest, index))
+      // Uninitialised is fine: every byte is overwritten by the read.
+      const buf = Buffer.allocUnsafeSlow(pieceLength(manifest, index))
       readSync(fh.fd, buf, 0, buf.byteLength, index * manifest.pieceSize)
       return buf
     },

@@ -5,7 +5,7 @@
  * (download.ts), provider discovery (DHT, PEX, named peers), rate caps and
  * the bans list — and owns their start/stop lifecycle.
  */
-import { readSync } from 'node:fs'
+import { fstatSync, readSync } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -19,7 +19,7 @@ import type { Clock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
 import { log } from '../shared/logger.ts'
 import { type BanList, loadBanList } from './bans.ts'
-import { fullBitfield } from './bitfield.ts'
+import { createBitfield, fullBitfield, hasPiece, setPiece } from './bitfield.ts'
 import { RECHOKE_INTERVAL_MS } from './choker.ts'
 import { Download } from './download.ts'
 import { DownloadNotFoundError, SwarmStoppedError } from './errors.ts'
@@ -29,6 +29,7 @@ import { MAX_PEX_PEERS, type PexPeer, SWARM_PROTOCOL } from './schema.ts'
 import { TokenBucket } from './token-bucket.ts'
 import type { DownloadInfo, Swarm, SwarmEvents } from './types.ts'
 import { type ServedSong, Uploads } from './upload.ts'
+import { pieceVerifies } from './verify.ts'
 
 const logger = log('swarm')
 
@@ -95,10 +96,10 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       (cid === undefined ? bans?.isBanned(peer) : bans?.isBannedFor(peer, cid)) === true,
     rateFromPeer: (peer) => {
       let rate = 0
-      for (const d of downloads.values())
-        rate += d.info().sources.find((s) => s.peerId === peer)?.rateBps ?? 0
+      for (const d of downloads.values()) rate += d.rateFrom(peer)
       return rate
     },
+    peerHas: (peer, cid, piece) => downloads.get(cid)?.peerHas(peer, piece) === true,
     pexPeers,
     sleep,
     onSession: (peer, cid) => {
@@ -107,12 +108,28 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     },
   })
 
-  // Library files stay open while peers fetch from them (one handle per file, closed when idle).
-  const openFiles = new Map<string, { fh: Promise<FileHandle>; timer: NodeJS.Timeout | undefined }>()
-  async function readLibraryPiece(path: string, manifest: Manifest, index: number): Promise<Uint8Array> {
+  /**
+   * Library files stay open while peers fetch from them (one handle per file,
+   * closed when idle). A piece is hashed before it first leaves and then
+   * remembered as verified until the file changes on disk (size, mtime or
+   * inode, checked with an fstat per read), so a seeder does not re-hash the
+   * same piece for every peer.
+   */
+  interface OpenFile {
+    fh: Promise<FileHandle>
+    timer: NodeJS.Timeout | undefined
+    stamp: string
+    verified: Uint8Array
+  }
+  const openFiles = new Map<string, OpenFile>()
+  async function readLibraryPiece(
+    path: string,
+    manifest: Manifest,
+    index: number,
+  ): Promise<Uint8Array | undefined> {
     let entry = openFiles.get(path)
     if (entry === undefined) {
-      entry = { fh: open(path, 'r'), timer: undefined }
+      entry = { fh: open(path, 'r'), timer: undefined, stamp: '', verified: new Uint8Array(0) }
       openFiles.set(path, entry)
       entry.fh.catch(() => openFiles.delete(path))
     }
@@ -124,9 +141,19 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     }, 10_000)
     current.timer.unref()
     const fh = await current.fh
-    const buf = new Uint8Array(pieceLength(manifest, index))
+    const st = fstatSync(fh.fd)
+    const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`
+    if (stamp !== current.stamp) {
+      current.stamp = stamp
+      current.verified = createBitfield(Math.ceil(manifest.size / manifest.pieceSize))
+    }
+    const buf = Buffer.allocUnsafeSlow(pieceLength(manifest, index))
     // Synchronous on purpose: see store.ts (the thread pool is the bottleneck, not the copy).
-    readSync(fh.fd, buf, 0, buf.byteLength, index * manifest.pieceSize)
+    const n = readSync(fh.fd, buf, 0, buf.byteLength, index * manifest.pieceSize)
+    if (n !== buf.byteLength) return undefined
+    if (hasPiece(current.verified, index)) return buf
+    if (!pieceVerifies(manifest, index, buf)) return undefined
+    setPiece(current.verified, index)
     return buf
   }
 
@@ -140,7 +167,6 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
         manifest,
         have: fullBitfield(pieces),
         complete: true,
-        preverified: false,
         readPiece: (index) => readLibraryPiece(song.path, manifest, index),
       }
     }
@@ -152,7 +178,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       manifest: d.manifest,
       have: store.have,
       complete: store.isComplete(),
-      preverified: true,
+      // Only verified pieces are ever stored.
       readPiece: (index) => store.readPiece(index),
     }
   }

@@ -1,13 +1,16 @@
 /**
  * The serving side of `/tutti/swarm/1.0.0`: answers a peer's hello with the
  * manifest and our bitfield, then uploads the pieces it requests while it is
- * unchoked, through the node-wide upload token bucket. Pieces are verified
- * again just before they leave (a library file may have changed on disk), so
- * we never pass on a bad byte. Writes await the stream's drain (backpressure).
+ * unchoked, through the node-wide upload token bucket. Every piece that leaves
+ * verifies against the manifest (library files are checked by the song's
+ * `readPiece`, since they may change on disk), so we never pass on a bad byte.
+ * Piece payloads go out as binary frames (no copy); sending waits for the
+ * stream's drain (backpressure). Haves are batched and skipped for peers that
+ * already have the piece.
  */
 import type { Connection, Stream } from '@libp2p/interface'
-import { type Manifest, pieceCount, verifyPiece } from '../library/content-id.ts'
-import { FramedStream, WireError } from '../net/framed.ts'
+import { type Manifest, pieceCount } from '../library/content-id.ts'
+import { WireError } from '../net/framed.ts'
 import type { Clock } from '../shared/clock.ts'
 import { log } from '../shared/logger.ts'
 import { hasPiece, isValidBitfield } from './bitfield.ts'
@@ -15,18 +18,23 @@ import { decideUnchoked, OPTIMISTIC_ROTATE_MS } from './choker.ts'
 import { RateMeter } from './rate.ts'
 import {
   type ClientMessage,
-  clientMessageSchema,
   MAX_FRAME_BYTES,
+  MAX_HAVES,
   type PexPeer,
-  type ServerMessage,
+  parseClientFrame,
+  pieceFrameHeader,
+  type ServerControlMessage,
   serverMessageSchema,
 } from './schema.ts'
 import type { TokenBucket } from './token-bucket.ts'
+import { SwarmWire } from './wire.ts'
 
 const logger = log('swarm:upload')
 /** Requests a peer may queue at us; more is a protocol violation. */
 const MAX_QUEUED_REQUESTS = 64
 const PEX_INTERVAL_MS = 10_000
+/** Haves are sent in batches at most this often (one frame instead of one per piece per peer). */
+const HAVE_BATCH_MS = 25
 
 /** A song as we can serve it: complete from the library or partial from a download. */
 export interface ServedSong {
@@ -35,12 +43,11 @@ export interface ServedSong {
   have: Uint8Array
   complete: boolean
   /**
-   * True when every readable piece was verified as it was stored (a download's
-   * piece store), so serving it needs no second hash. Library files can change
-   * on disk behind our back, so their pieces are hashed again before they leave.
+   * The piece's bytes, verified against the manifest (a download's store holds
+   * only verified pieces; a library file is re-checked whenever it changed on
+   * disk). `undefined` when the piece no longer verifies.
    */
-  preverified: boolean
-  readPiece(index: number): Promise<Uint8Array>
+  readPiece(index: number): Promise<Uint8Array | undefined>
 }
 
 export interface UploadDeps {
@@ -56,12 +63,16 @@ export interface UploadDeps {
   sleep(ms: number, signal?: AbortSignal): Promise<void>
   /** A peer started downloading `cid` from us (it may have pieces we want too). */
   onSession?(peer: string, cid: string): void
+  /** True when we know (from our own download link) that `peer` already has `piece`. */
+  peerHas?(peer: string, cid: string, piece: number): boolean
 }
 
 class UploadSession {
   readonly peer: string
-  readonly framed: FramedStream<ClientMessage, ServerMessage>
+  readonly wire: SwarmWire<ClientMessage, ServerControlMessage>
   cid = ''
+  /** Pieces to announce with the next have batch. */
+  haves: number[] = []
   song: ServedSong | undefined
   interested = true
   choked = true
@@ -72,8 +83,10 @@ class UploadSession {
 
   constructor(peer: string, stream: Stream) {
     this.peer = peer
-    this.framed = new FramedStream(stream, clientMessageSchema, serverMessageSchema, {
-      maxMessageBytes: MAX_FRAME_BYTES,
+    this.wire = new SwarmWire(stream, {
+      parse: parseClientFrame,
+      outSchema: serverMessageSchema,
+      maxFrameBytes: MAX_FRAME_BYTES,
     })
   }
 
@@ -94,6 +107,7 @@ export class Uploads {
   readonly #sessions = new Set<UploadSession>()
   #optimistic: string | undefined
   #lastRotation = Number.NEGATIVE_INFINITY
+  #haveTimer: NodeJS.Timeout | undefined
   readonly uploaded = new RateMeter()
 
   constructor(deps: UploadDeps) {
@@ -118,20 +132,21 @@ export class Uploads {
       stream.abort(new Error('banned'))
       return
     }
+    const onAbort = (): void => session.wire.abort(new Error('session closed'))
     try {
-      const hello = await session.framed.read({ signal: AbortSignal.timeout(30_000) })
+      const hello = await session.wire.read({ signal: AbortSignal.timeout(30_000) })
       if (hello === undefined) return
       if (hello.t !== 'hello') throw new WireError(`expected hello, got ${hello.t}`)
       const song = this.#deps.slots() > 0 ? await this.#deps.lookup(hello.cid) : undefined
       if (song === undefined || this.#deps.isBanned(peer, hello.cid)) {
-        await session.framed.write({ t: 'unknown' })
-        await session.framed.close()
+        session.wire.send({ t: 'unknown' })
+        await session.wire.close()
         return
       }
       session.cid = hello.cid
       session.song = song
       // The handshake is queued on the stream before any choke/unchoke can be.
-      const handshake = session.framed.write({
+      session.wire.send({
         t: 'handshake',
         manifest: hello.wantManifest ? song.manifest : undefined,
         have: song.have.slice(),
@@ -141,20 +156,19 @@ export class Uploads {
       this.#sessions.add(session)
       this.#deps.onSession?.(peer, hello.cid)
       this.rechoke(false)
-      await handshake
       void this.#sendPex(session)
       void this.#serve(session)
-      for await (const message of session.framed.messages({ signal: session.abort.signal })) {
-        this.#onMessage(session, message)
-      }
+      session.abort.signal.addEventListener('abort', onAbort, { once: true })
+      await session.wire.onMessage((message) => this.#onMessage(session, message))
     } catch (err) {
       logger('upload session with %s ended: %s', peer, (err as Error).message)
-      if (err instanceof WireError) session.framed.abort(err)
+      if (err instanceof WireError) session.wire.abort(err)
     } finally {
+      session.abort.signal.removeEventListener('abort', onAbort)
       session.abort.abort()
       session.wake()
       if (this.#sessions.delete(session)) this.rechoke(false)
-      await session.framed.close()
+      await session.wire.close()
     }
   }
 
@@ -175,7 +189,7 @@ export class Uploads {
         }
         if (session.queue.length >= MAX_QUEUED_REQUESTS) throw new WireError('too many queued requests')
         if (session.choked || !hasPiece(song.have, message.piece)) {
-          void session.framed.write({ t: 'reject', piece: message.piece }).catch(() => {})
+          session.wire.send({ t: 'reject', piece: message.piece })
           return
         }
         if (!session.queue.includes(message.piece)) session.queue.push(message.piece)
@@ -201,15 +215,19 @@ export class Uploads {
           continue
         }
         const data = await song.readPiece(piece)
-        if (!song.preverified && !verifyPiece(song.manifest, piece, data)) {
+        if (data === undefined) {
           logger('refusing to serve piece %d of %s: it no longer verifies', piece, song.cid)
-          await session.framed.write({ t: 'reject', piece })
+          session.wire.send({ t: 'reject', piece })
           continue
         }
         const wait = this.#deps.bucket.reserve(data.byteLength, this.#deps.clock.now())
         if (wait > 0) await this.#deps.sleep(wait, signal)
         if (signal.aborted) return
-        await session.framed.write({ t: 'piece', piece, data }, { signal })
+        // Cancelled or choked while we waited for tokens: the bytes stay booked, the piece stays home.
+        if (session.choked) continue
+        if (!session.wire.sendFrame([pieceFrameHeader(piece, data.byteLength), data])) {
+          await session.wire.drained({ signal })
+        }
         const now = this.#deps.clock.now()
         session.sent.add(data.byteLength, now)
         this.uploaded.add(data.byteLength, now)
@@ -225,18 +243,44 @@ export class Uploads {
     try {
       while (!signal.aborted) {
         const peers = await this.#deps.pexPeers(session.cid, session.peer)
-        if (peers.length > 0) await session.framed.write({ t: 'peers', peers }, { signal })
+        if (peers.length > 0) session.wire.send({ t: 'peers', peers })
         await this.#deps.sleep(PEX_INTERVAL_MS, signal)
       }
     } catch {}
   }
 
-  /** Tell every peer downloading `cid` from us that we now have `piece`. */
+  /**
+   * Tell every peer downloading `cid` from us that we now have `piece` —
+   * batched (one `haves` frame per peer every `HAVE_BATCH_MS`) and not to
+   * peers we know already have it.
+   */
   announceHave(cid: string, piece: number): void {
-    const load = this.load()
+    let queued = false
     for (const s of this.#sessions) {
       if (s.cid !== cid || s.abort.signal.aborted) continue
-      void s.framed.write({ t: 'have', piece, load }).catch(() => s.abort.abort())
+      if (this.#deps.peerHas?.(s.peer, cid, piece) === true) continue
+      s.haves.push(piece)
+      queued = true
+    }
+    if (queued && this.#haveTimer === undefined) {
+      this.#haveTimer = setTimeout(() => this.#flushHaves(), HAVE_BATCH_MS)
+    }
+  }
+
+  #flushHaves(): void {
+    this.#haveTimer = undefined
+    const load = this.load()
+    for (const s of this.#sessions) {
+      if (s.haves.length === 0) continue
+      const pieces = s.haves.filter((p) => this.#deps.peerHas?.(s.peer, s.cid, p) !== true)
+      s.haves = []
+      if (s.abort.signal.aborted) continue
+      for (let i = 0; i < pieces.length; i += MAX_HAVES) {
+        const batch = pieces.slice(i, i + MAX_HAVES)
+        s.wire.send(
+          batch.length === 1 ? { t: 'have', piece: batch[0]!, load } : { t: 'haves', pieces: batch, load },
+        )
+      }
     }
   }
 
@@ -283,16 +327,18 @@ export class Uploads {
       if (unchoke === !s.choked) continue
       s.choked = !unchoke
       if (s.choked) s.queue.length = 0
-      void s.framed.write({ t: s.choked ? 'choke' : 'unchoke' }).catch(() => s.abort.abort())
+      s.wire.send({ t: s.choked ? 'choke' : 'unchoke' })
       s.wake()
     }
   }
 
   closeAll(): void {
+    if (this.#haveTimer !== undefined) clearTimeout(this.#haveTimer)
+    this.#haveTimer = undefined
     for (const s of this.#sessions) {
       s.abort.abort()
       s.wake()
-      s.framed.abort(new Error('swarm stopping'))
+      s.wire.abort(new Error('swarm stopping'))
     }
     this.#sessions.clear()
   }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { after, test } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { encode } from 'cborg'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { pieceLength } from '../../src/library/content-id.ts'
 import { FramedStream } from '../../src/net/framed.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
@@ -12,9 +13,13 @@ import { fullBitfield } from '../../src/swarm/bitfield.ts'
 import {
   clientMessageSchema,
   MAX_FRAME_BYTES,
+  MAX_SERVER_FRAME_BYTES,
+  parseServerFrame,
+  pieceFrameHeader,
   SWARM_PROTOCOL,
   serverMessageSchema,
 } from '../../src/swarm/schema.ts'
+import { SwarmWire } from '../../src/swarm/wire.ts'
 import { cleanup, makeSong, startNode, type TestNode, type TestSong, tempDir } from './helpers.ts'
 
 const nodes: TestNode[] = []
@@ -51,7 +56,7 @@ async function startEvilSeeder(
           const data = new Uint8Array(song.bytes.subarray(start, start + pieceLength(song.manifest, m.piece)))
           data[0] ^= 0xff
           served++
-          await framed.write({ t: 'piece', piece: m.piece, data })
+          framed.stream.send(new Uint8ArrayList(pieceFrameHeader(m.piece, data.byteLength), data))
         }
       }
     } catch {}
@@ -130,17 +135,20 @@ test('malformed frames reset the stream and the node keeps serving', async () =>
   // A request for a piece past the end after a proper hello also resets.
   {
     const stream = await attacker.dialProtocol(multiaddr(full(seeder)), SWARM_PROTOCOL)
-    const framed = new FramedStream(stream, serverMessageSchema, clientMessageSchema, {
-      maxMessageBytes: MAX_FRAME_BYTES,
+    const wire = new SwarmWire(stream, {
+      parse: parseServerFrame,
+      outSchema: clientMessageSchema,
+      maxFrameBytes: MAX_SERVER_FRAME_BYTES,
     })
-    await framed.write({ t: 'hello', cid: song.cid, wantManifest: false })
-    assert.equal((await framed.read())?.t, 'handshake')
-    await framed.write({ t: 'request', piece: 60_000 })
+    wire.send({ t: 'hello', cid: song.cid, wantManifest: false })
+    assert.equal((await wire.read())?.t, 'handshake')
+    wire.send({ t: 'request', piece: 60_000 })
     const rest: string[] = []
     try {
-      for await (const m of framed.messages()) rest.push(m.t)
+      for (let m = await wire.read(); m !== undefined; m = await wire.read()) rest.push(m.t)
     } catch {}
     assert.ok(!rest.includes('piece'), 'no piece for an out-of-range request')
+    assert.equal(stream.status === 'open', false, 'the seeder reset the stream')
   }
   const leecher = await startNode()
   nodes.push(leecher)
