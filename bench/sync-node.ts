@@ -121,7 +121,12 @@ if (role === 'host') {
       song: { cid: song.cid, title: song.title, artist: 'bench', durationSec: song.durationSec },
     })
   }
-  send({ type: 'invite', invite, entries: party.status()?.queue.map((e) => e.entryId) })
+  send({
+    type: 'invite',
+    invite,
+    hostPeerId: libp2p.peerId.toString(),
+    entries: party.status()?.queue.map((e) => e.entryId),
+  })
 }
 
 process.on('message', async (msg: Inbound) => {
@@ -134,7 +139,12 @@ process.on('message', async (msg: Inbound) => {
       await party.command({ type: 'play' })
       send({ type: 'playing', timeline: party.status()?.timeline })
     } else if (msg.type === 'stop') {
-      send({ type: 'sync-error', ms: party.status()?.syncErrorMs })
+      send({
+        type: 'sync-error',
+        ms: party.status()?.syncErrorMs,
+        term: party.status()?.term,
+        leader: party.status()?.leader,
+      })
       await player.stop()
       await party.stop()
       await swarm.stop()
