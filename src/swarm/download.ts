@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { type Manifest, manifestMatches, pieceCount, pieceLength } from '../library/content-id.ts'
 import type { Library } from '../library/types.ts'
 import { WireError } from '../net/framed.ts'
@@ -548,7 +549,7 @@ export class Download {
     }
   }
 
-  #onPiece(link: PeerLink, piece: number, data: Uint8Array): void {
+  #onPiece(link: PeerLink, piece: number, data: Uint8ArrayList): void {
     const manifest = this.manifest
     const store = this.store
     const sentAt = link.inFlight.get(piece)
@@ -579,7 +580,7 @@ export class Download {
     store.writePieceSync(piece, data)
     link.bytes += data.byteLength
     this.#rate.add(data.byteLength, now)
-    if (piece === 0) this.mime = sniffAudio(data).mime
+    if (piece === 0) this.mime = sniffAudio(data.subarray(0, Math.min(16, data.byteLength))).mime
     this.#deps.emit('piece:verified', { cid: this.cid, piece, peerId: link.id })
     this.#deps.onPiece(this.cid, piece)
     this.#wakeAll(this.#waiters.get(piece))

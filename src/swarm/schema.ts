@@ -80,11 +80,11 @@ export const serverMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('peers'), peers: z.array(pexPeerSchema).max(MAX_PEX_PEERS) }),
 ])
 export type ServerControlMessage = z.infer<typeof serverMessageSchema>
-/** A piece, as parsed from its binary frame. */
+/** A piece, as parsed from its binary frame: its payload as the received chunks, not copied. */
 export interface PieceMessage {
   t: 'piece'
   piece: number
-  data: Uint8Array
+  data: Uint8ArrayList
 }
 export type ServerMessage = ServerControlMessage | PieceMessage
 
@@ -116,7 +116,7 @@ export function parseServerFrame(frame: Uint8ArrayList): ServerMessage {
     const dataBytes = frame.byteLength - PIECE_FRAME_HEADER_BYTES
     if (piece > MAX_PIECES) throw new WireError(`piece index ${piece} out of range`)
     if (dataBytes > MAX_PIECE_BYTES) throw new WireError(`piece of ${dataBytes} bytes is too large`)
-    return { t: 'piece', piece, data: frame.subarray(PIECE_FRAME_HEADER_BYTES) }
+    return { t: 'piece', piece, data: frame.sublist(PIECE_FRAME_HEADER_BYTES) }
   }
   return decodeMessage(serverMessageSchema, frame.subarray(), MAX_FRAME_BYTES)
 }

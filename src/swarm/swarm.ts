@@ -32,6 +32,7 @@ import { type ServedSong, Uploads } from './upload.ts'
 import { pieceVerifies } from './verify.ts'
 
 const logger = log('swarm')
+const PEX_CACHE_MS = 5_000
 
 export interface SwarmInit {
   dataDir: string
@@ -183,13 +184,28 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     }
   }
 
+  /**
+   * Peers of a song worth telling others about. Built at most once per
+   * `PEX_CACHE_MS` per song (peer-store reads are not cheap) and shared by
+   * every session that asks.
+   */
+  const pexCache = new Map<string, { at: number; peers: Promise<PexPeer[]> }>()
   async function pexPeers(cid: string, except: string): Promise<PexPeer[]> {
+    const now = clock.now()
+    let cached = pexCache.get(cid)
+    if (cached === undefined || now - cached.at >= PEX_CACHE_MS) {
+      cached = { at: now, peers: collectPexPeers(cid) }
+      pexCache.set(cid, cached)
+    }
+    return (await cached.peers).filter((p) => p.id !== except).slice(0, MAX_PEX_PEERS)
+  }
+
+  async function collectPexPeers(cid: string): Promise<PexPeer[]> {
     const ids = new Set<string>(uploads.sessionsFor(cid))
     for (const s of downloads.get(cid)?.info().sources ?? []) ids.add(s.peerId)
-    ids.delete(except)
     const out: PexPeer[] = []
     for (const id of ids) {
-      if (out.length >= MAX_PEX_PEERS) break
+      if (out.length > MAX_PEX_PEERS) break
       try {
         const peer = await libp2p.peerStore.get(peerIdFromString(id))
         const addrs = peer.addresses.map((a) => a.multiaddr.toString()).slice(0, 8)
@@ -364,6 +380,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       await Promise.all([...downloads.values()].map((d) => d.close()))
       downloads.clear()
       provided.clear()
+      pexCache.clear()
     },
     download,
     startDownload,

@@ -240,10 +240,14 @@ export class Uploads {
 
   async #sendPex(session: UploadSession): Promise<void> {
     const signal = session.abort.signal
+    let lastSent = ''
     try {
       while (!signal.aborted) {
         const peers = await this.#deps.pexPeers(session.cid, session.peer)
-        if (peers.length > 0) session.wire.send({ t: 'peers', peers })
+        // Only news: the same list again would cost the peer a decode and a peer-store merge for nothing.
+        const key = peers.map((p) => p.id).join(' ')
+        if (peers.length > 0 && key !== lastSent) session.wire.send({ t: 'peers', peers })
+        lastSent = key
         await this.#deps.sleep(PEX_INTERVAL_MS, signal)
       }
     } catch {}
