@@ -1,18 +1,25 @@
 /**
  * Failover benchmark: a five-member party group as separate processes,
- * the leader SIGKILLed again and again (KILLS, default 20) while a client
+ * the leader SIGKILLed again and again on loopback (KILLS, default 20), then
+ * — where network namespaces are available (root + `ip netns`) — the leader's
+ * network cable pulled (CUTS, default 20: iptables DROP on its interface,
+ * so the others see silence rather than a closed connection), while a client
  * keeps submitting commands through whoever leads. Reports election time
- * (kill → a survivor announces a new leader) p50/p99 and how many
- * acknowledged commands are missing from any survivor afterwards (must be 0).
+ * (failure → a survivor announces a new leader) p50/p99 and how many
+ * acknowledged commands are missing from any survivor afterwards (must be
+ * 0); then the party service in-process: timeline jump and playback gap per
+ * survivor across host kills. Prints the load average beside the figures.
  *
- *   npm run bench:failover            KILLS=5 npm run bench:failover
+ *   npm run bench:failover            KILLS=5 CUTS=5 npm run bench:failover
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createTestLan, netnsUnavailableReason, type TestLan } from '../test/helpers/netns.ts'
 import { ProcessGroup } from '../test/replication/fixtures/process-group.ts'
 
 const KILLS = Number(process.env.KILLS ?? 20)
+const CUTS = Number(process.env.CUTS ?? 20)
 /** Leader kills in the in-process party-service phase (5 voters survive at most 2). */
 const PARTY_KILLS = Math.min(2, Number(process.env.PARTY_KILLS ?? 2))
 const SIZE = 5
@@ -23,102 +30,141 @@ function quantile(sorted: number[], q: number): number {
   return sorted[i]
 }
 
-const root = await mkdtemp(join(tmpdir(), 'tutti-bench-failover-'))
-const started = performance.now()
-const g = await ProcessGroup.create(SIZE, root)
-console.log(`${SIZE} member processes up in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+type Fault = 'kill' | 'cut'
 
-const acked: number[] = []
-let submitted = 0
-let running = true
-// A client that never stops submitting: commands in flight during a kill may
-// fail (not acknowledged, and the client would retry), but every one that
-// was acknowledged must survive.
-const client = (async () => {
-  let n = 0
-  while (running) {
-    n++
-    submitted++
-    if (await g.propose(n, 5000)) acked.push(n)
-  }
-})()
-
-const elections: number[] = []
-const commandGaps: number[] = []
-for (let k = 0; k < KILLS; k++) {
-  const before = acked.length
-  while (acked.length < before + 5) await new Promise((resolve) => setTimeout(resolve, 20))
-  const victim = g.currentLeader()
-  if (victim < 0) throw new Error('no leader before the kill')
-  const killedAt = await g.kill(victim)
-  const ackedAtKill = acked.length
-  const next = await g.waitNewLeader(killedAt, victim)
-  const electionMs = next.at - killedAt
-  elections.push(electionMs)
-  // Time until the client gets its next acknowledgement: what a user feels.
-  while (acked.length === ackedAtKill) await new Promise((resolve) => setTimeout(resolve, 5))
-  commandGaps.push(performance.now() - killedAt)
+/**
+ * One phase: a five-member group, its leader failed `count` times by `fault`
+ * (SIGKILL on loopback, or its network cable pulled inside a namespace LAN),
+ * while a client keeps submitting commands through whoever leads.
+ */
+async function logPhase(fault: Fault, count: number, lan?: TestLan) {
+  const root = await mkdtemp(join(tmpdir(), 'tutti-bench-failover-'))
+  const started = performance.now()
+  const g = await ProcessGroup.create(SIZE, root, { lan })
   console.log(
-    `kill ${k + 1}/${KILLS}: member ${victim} → leader ${g.indexOf(next.leader)} in ${electionMs.toFixed(0)} ms (term ${next.term}); next ack after ${commandGaps.at(-1)?.toFixed(0)} ms`,
+    `${fault}: ${SIZE} member processes up ${lan ? 'in network namespaces' : 'on loopback'} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   )
-  await g.start(victim)
-}
-running = false
-await client
 
-const states = await g.converged(30_000)
-let lost = 0
-const lostDetail: string[] = []
-for (const s of states) {
-  const have = new Set(s.applied)
-  for (const n of acked) {
-    if (!have.has(n)) {
-      lost++
-      lostDetail.push(`member ${s.member} misses acknowledged command ${n}`)
+  const acked: number[] = []
+  let submitted = 0
+  let running = true
+  // A client that never stops submitting: commands in flight during a failure may
+  // fail (not acknowledged, and the client would retry), but every one that
+  // was acknowledged must survive.
+  const client = (async () => {
+    let n = 0
+    while (running) {
+      n++
+      submitted++
+      if (await g.propose(n, 5000)) acked.push(n)
+    }
+  })()
+
+  const elections: number[] = []
+  const commandGaps: number[] = []
+  for (let k = 0; k < count; k++) {
+    const before = acked.length
+    while (acked.length < before + 5) await new Promise((resolve) => setTimeout(resolve, 20))
+    const victim = g.currentLeader()
+    if (victim < 0) throw new Error('no leader before the failure')
+    const failedAt = fault === 'kill' ? await g.kill(victim) : g.cut(victim)
+    const ackedAtFailure = acked.length
+    const next = await g.waitNewLeader(failedAt, victim)
+    const electionMs = next.at - failedAt
+    elections.push(electionMs)
+    // Time until the client gets its next acknowledgement: what a user feels.
+    while (acked.length === ackedAtFailure) await new Promise((resolve) => setTimeout(resolve, 5))
+    commandGaps.push(performance.now() - failedAt)
+    console.log(
+      `${fault} ${k + 1}/${count}: member ${victim} → leader ${g.indexOf(next.leader)} in ${electionMs.toFixed(0)} ms (term ${next.term}); next ack after ${commandGaps.at(-1)?.toFixed(0)} ms`,
+    )
+    if (fault === 'kill') await g.start(victim)
+    else g.heal(victim)
+  }
+  running = false
+  await client
+
+  const states = await g.converged(30_000)
+  let lost = 0
+  const lostDetail: string[] = []
+  for (const s of states) {
+    const have = new Set(s.applied)
+    for (const n of acked) {
+      if (!have.has(n)) {
+        lost++
+        lostDetail.push(`member ${s.member} misses acknowledged command ${n}`)
+      }
     }
   }
-}
-const sameIndex = new Set(states.map((s) => s.commitIndex)).size === 1
-// Same history everywhere, in the same order (not only the same length).
-const sameHistory = new Set(states.map((s) => s.applied.join(','))).size === 1
-await g.close()
-await rm(root, { recursive: true, force: true })
+  const sameIndex = new Set(states.map((s) => s.commitIndex)).size === 1
+  // Same history everywhere, in the same order (not only the same length).
+  const sameHistory = new Set(states.map((s) => s.applied.join(','))).size === 1
+  await g.close()
+  await rm(root, { recursive: true, force: true })
 
-const sorted = [...elections].sort((a, b) => a - b)
-const gaps = [...commandGaps].sort((a, b) => a - b)
-const result = {
-  members: SIZE,
-  kills: KILLS,
-  electionMs: {
-    p50: quantile(sorted, 0.5),
-    p99: quantile(sorted, 0.99),
-    min: sorted[0],
-    max: sorted.at(-1),
-    all: elections,
-  },
-  killToNextAckMs: { p50: quantile(gaps, 0.5), p99: quantile(gaps, 0.99), max: gaps.at(-1) },
-  submitted,
-  acknowledged: acked.length,
-  acknowledgedLost: lost,
-  replicasAgree: sameIndex && sameHistory,
+  const sorted = [...elections].sort((a, b) => a - b)
+  const gaps = [...commandGaps].sort((a, b) => a - b)
+  const result = {
+    fault,
+    network: lan ? 'namespaces (veth + bridge)' : 'loopback',
+    members: SIZE,
+    failures: count,
+    electionMs: {
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      min: sorted[0],
+      max: sorted.at(-1),
+      all: elections,
+    },
+    failureToNextAckMs: { p50: quantile(gaps, 0.5), p99: quantile(gaps, 0.99), max: gaps.at(-1) },
+    submitted,
+    acknowledged: acked.length,
+    acknowledgedLost: lost,
+    replicasAgree: sameIndex && sameHistory,
+  }
+  console.log(
+    `${fault}: election time  p50 ${result.electionMs.p50.toFixed(0)} ms  p99 ${result.electionMs.p99.toFixed(0)} ms  (min ${result.electionMs.min?.toFixed(0)}, max ${result.electionMs.max?.toFixed(0)}, n=${count})`,
+  )
+  console.log(
+    `${fault}: failure → next acknowledged command  p50 ${result.failureToNextAckMs.p50.toFixed(0)} ms  p99 ${result.failureToNextAckMs.p99.toFixed(0)} ms`,
+  )
+  console.log(
+    `${fault}: acknowledged ${acked.length} of ${submitted} submitted; acknowledged commands lost: ${lost}`,
+  )
+  for (const line of lostDetail.slice(0, 10)) console.log(`  ${line}`)
+  console.log(
+    `${fault}: replicas agree (commit index and the order of every command): ${sameIndex && sameHistory}`,
+  )
+  return result
 }
-console.log(
-  `election time  p50 ${result.electionMs.p50.toFixed(0)} ms  p99 ${result.electionMs.p99.toFixed(0)} ms  (min ${result.electionMs.min?.toFixed(0)}, max ${result.electionMs.max?.toFixed(0)}, n=${KILLS})`,
-)
-console.log(
-  `kill → next acknowledged command  p50 ${result.killToNextAckMs.p50.toFixed(0)} ms  p99 ${result.killToNextAckMs.p99.toFixed(0)} ms`,
-)
-console.log(`acknowledged ${acked.length} of ${submitted} submitted; acknowledged commands lost: ${lost}`)
-for (const line of lostDetail.slice(0, 10)) console.log(`  ${line}`)
-console.log(`replicas agree (commit index and the order of every command): ${sameIndex && sameHistory}`)
+
+const load = () => loadavg().map((l) => l.toFixed(2))
+console.log(`load average at start: ${load().join(' ')}`)
+const kills = await logPhase('kill', KILLS)
+
+let cuts: Awaited<ReturnType<typeof logPhase>> | { skipped: string } = { skipped: 'CUTS=0' }
+const why = CUTS > 0 ? netnsUnavailableReason() : 'CUTS=0'
+if (why !== undefined) {
+  cuts = { skipped: why }
+  console.log(`cut: skipped — ${why}`)
+} else {
+  const lan = createTestLan('tfo', SIZE)
+  try {
+    cuts = await logPhase('cut', CUTS, lan)
+  } finally {
+    lan.destroy()
+  }
+}
 
 const party = await partyPhase(PARTY_KILLS)
+console.log(`load average at the end: ${load().join(' ')}`)
 await mkdir(new URL('./results/', import.meta.url), { recursive: true })
 await writeFile(
   new URL('./results/failover.json', import.meta.url),
-  `${JSON.stringify({ ...result, party }, null, 2)}\n`,
+  `${JSON.stringify({ loadAverage: loadavg(), ...kills, kills, cuts, party }, null, 2)}\n`,
 )
-process.exit(lost === 0 && result.replicasAgree ? 0 : 1)
+const bad = (r: typeof cuts) => 'fault' in r && (r.acknowledgedLost > 0 || !r.replicasAgree)
+process.exit(bad(kills) || bad(cuts) ? 1 : 0)
 
 /**
  * The party service on this log, in one process: five members on loopback

@@ -429,6 +429,9 @@ export class Raft {
       if (m.type === 'vote') {
         this.#electionElapsed = 0
         this.vote = m.from
+      } else if (this.#leaderLost && this.role === 'follower') {
+        // A successor is trying: give its vote round our head start again rather than split the vote.
+        this.#electionElapsed = 0
       }
     } else {
       this.#send({ type, to: m.from, from: this.id, term: this.term, reject: true })

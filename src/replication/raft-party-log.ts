@@ -159,7 +159,9 @@ class RaftPartyLogImpl implements RaftPartyLog {
   #syncWaiters: Array<() => void> = []
   readonly #knownPeers: Set<string>
   readonly #onPeerDisconnect = (event: CustomEvent<PeerId>): void => {
-    this.#driver?.leaderUnreachable(event.detail.toString())
+    const peer = event.detail.toString()
+    if (peer === this.#soft.leader) logger('lost the connection to our leader %s', peer)
+    this.#driver?.leaderUnreachable(peer)
   }
 
   constructor(init: RaftPartyLogInit, components: RaftPartyLogComponents) {
@@ -511,6 +513,7 @@ class RaftPartyLogImpl implements RaftPartyLog {
   #onSoftState(soft: SoftState, term: number): void {
     const leaderChanged = soft.leader !== this.#soft.leader
     const roleChanged = soft.role !== this.#soft.role
+    logger('term %d: %s, leader %s', term, soft.role, soft.leader ?? 'unknown')
     this.#soft = { ...soft }
     this.#term = term
     if (leaderChanged) this.#events.emit('leader:changed', { leader: soft.leader ?? undefined, term })
