@@ -49,7 +49,28 @@ export interface NatLab {
   destroy(): void
 }
 
-export function createNatLab(prefix: string, publicCount: number, privateCount: number): NatLab {
+export interface NatLabOptions {
+  /**
+   * `benchmark` (default): the public network is 198.18.77.0/24 (RFC 2544), which libp2p treats as
+   * private, so AutoNAT never confirms an address there and DCUtR never dials one.
+   * `public`: every public host and router gets an address in a /8 of its own, from 11.0.0.0 up
+   * (one network segment each, as AutoNAT v1 demands four confirmations from four /8s), all on one
+   * bridge with on-link routes. libp2p treats these as public. They are real internet addresses,
+   * but they exist only inside these namespaces: no namespace has a link to the root namespace or
+   * to any physical interface, so no packet can leave the lab.
+   */
+  addressing?: 'benchmark' | 'public'
+  /** TCP ports each private host's router forwards to it (a static port forward, as UPnP sets up). */
+  forwards?: Array<{ privateIndex: number; port: number }>
+}
+
+export function createNatLab(
+  prefix: string,
+  publicCount: number,
+  privateCount: number,
+  options: NatLabOptions = {},
+): NatLab {
+  const segments = options.addressing === 'public'
   const net = `${prefix}-net`
   const names = [
     net,
@@ -67,14 +88,17 @@ export function createNatLab(prefix: string, publicCount: number, privateCount: 
     run('ip', '-n', net, 'link', 'set', 'br0', 'up')
     let hostByte = 10
     const attachPublic = (ns: string): string => {
-      const address = `198.18.77.${hostByte}`
+      const n = hostByte - 10
+      const address = segments ? `${11 + n}.77.0.10` : `198.18.77.${hostByte}`
       const port = `p${hostByte++}`
       run('ip', '-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
       run('ip', '-n', net, 'link', 'set', port, 'master', 'br0')
       run('ip', '-n', net, 'link', 'set', port, 'up')
       run('ip', '-n', ns, 'link', 'set', 'lo', 'up')
-      run('ip', '-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0')
+      run('ip', '-n', ns, 'addr', 'add', `${address}/${segments ? 8 : 24}`, 'dev', 'eth0')
       run('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
+      // Every other /8 of the lab is on the same bridge: reach it on-link (ARP), not through a gateway.
+      if (segments) run('ip', '-n', ns, 'route', 'add', 'default', 'dev', 'eth0')
       return address
     }
     for (let i = 0; i < publicCount; i++) {
@@ -116,6 +140,42 @@ export function createNatLab(prefix: string, publicCount: number, privateCount: 
         '-j',
         'ACCEPT',
       )
+      for (const { port } of (options.forwards ?? []).filter((f) => f.privateIndex === i)) {
+        inRouter(
+          'iptables',
+          '-t',
+          'nat',
+          '-A',
+          'PREROUTING',
+          '-i',
+          'eth0',
+          '-p',
+          'tcp',
+          '--dport',
+          String(port),
+          '-j',
+          'DNAT',
+          '--to-destination',
+          `${address}:${port}`,
+        )
+        inRouter(
+          'iptables',
+          '-A',
+          'FORWARD',
+          '-i',
+          'eth0',
+          '-o',
+          'lan0',
+          '-p',
+          'tcp',
+          '-d',
+          address,
+          '--dport',
+          String(port),
+          '-j',
+          'ACCEPT',
+        )
+      }
       inRouter('iptables', '-A', 'FORWARD', '-i', 'eth0', '-o', 'lan0', '-j', 'DROP')
       lab.privateHosts.push({ ns: host, address, routerAddress })
     }
