@@ -4,7 +4,7 @@
  * verifies every piece, stores it, and finally checks the whole song against
  * its CID and hands it to the library.
  */
-import { access } from 'node:fs/promises'
+import { access, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -18,9 +18,11 @@ import type { Clock } from '../shared/clock.ts'
 import { log } from '../shared/logger.ts'
 import type { BanList } from './bans.ts'
 import { hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
-import { DownloadCancelledError } from './errors.ts'
+import { DownloadCancelledError, NoProvidersError } from './errors.ts'
+import { probeSongName, songFileName } from './naming.ts'
 import { estimateDeliveryMs, type PeerView, pickRequests, pipelineDepth } from './picker.ts'
 import { RateMeter } from './rate.ts'
+import { PAUSED_MARKER } from './resume.ts'
 import {
   type ClientMessage,
   clientMessageSchema,
@@ -54,6 +56,8 @@ export interface DownloadDeps {
   bans: BanList
   downloadBucket: TokenBucket
   maxPeers: number
+  /** Give up after this long without a single connected provider (ms). */
+  providerTimeoutMs: number
   /** Shared across downloads: outstanding requests and their cap. */
   requests: { inFlight: number; max: number }
   salt: number
@@ -123,6 +127,12 @@ export class Download {
   #pickTimer: NodeJS.Timeout | undefined
   #pickQueued = false
   #lastProgress = 0
+  /** When the download last had a connected provider (or was (re)activated). */
+  #lastProvider = 0
+  /** Pause-marker writes, in order (pause and resume may follow each other quickly). */
+  #marker: Promise<void> = Promise.resolve()
+  /** Why the download failed, for readers waiting on it. */
+  #failure: Error | undefined
   readonly #done = Promise.withResolvers<DownloadInfo>()
 
   constructor(cid: string, deps: DownloadDeps) {
@@ -137,11 +147,13 @@ export class Download {
 
   /** Open a partial download left on disk (resume), then start fetching unless paused. */
   async start(paused = false): Promise<void> {
+    // Paused from the first moment: the list must not show it as finding while the store opens.
+    if (paused) this.state = 'paused'
     const dir = downloadDir(this.#deps.dataDir, this.cid)
     const stored = await readStoredManifest(dir)
     if (stored !== undefined && (await manifestMatches(this.cid, stored))) await this.#adoptManifest(stored)
+    // (A resume() while the store was opening has already activated it.)
     if (paused) {
-      this.state = 'paused'
       this.#progress(true)
       return
     }
@@ -177,6 +189,7 @@ export class Download {
     this.state = 'paused'
     this.#deactivate()
     void this.store?.flush().catch(() => {})
+    this.#setPausedMarker(true)
     this.#progress(true)
   }
 
@@ -184,7 +197,25 @@ export class Download {
     if (this.state !== 'paused') return
     // The links were closed by pause, not by failure: no redial backoff.
     this.#lastDial.clear()
+    this.#setPausedMarker(false)
     this.#activate()
+  }
+
+  /** Paused survives a restart: a marker file in the download's directory. */
+  #setPausedMarker(paused: boolean): void {
+    const dir = downloadDir(this.#deps.dataDir, this.cid)
+    const path = join(dir, PAUSED_MARKER)
+    this.#marker = this.#marker
+      .then(async () => {
+        if (this.state === 'cancelled') return
+        if (paused) {
+          await mkdir(dir, { recursive: true })
+          await writeFile(path, '')
+        } else {
+          await rm(path, { force: true })
+        }
+      })
+      .catch((err: Error) => logger('pause marker for %s: %s', this.cid, err.message))
   }
 
   async cancel(): Promise<void> {
@@ -192,7 +223,10 @@ export class Download {
     this.state = 'cancelled'
     this.#deactivate()
     this.#lifetime.abort()
+    await this.#marker
     await this.store?.destroy()
+    // A paused download may have a directory (its pause marker) and no store yet.
+    await rm(downloadDir(this.#deps.dataDir, this.cid), { recursive: true, force: true }).catch(() => {})
     this.#done.reject(new DownloadCancelledError(this.cid))
     this.#progress(true)
   }
@@ -201,6 +235,7 @@ export class Download {
   async close(): Promise<void> {
     this.#deactivate()
     this.#lifetime.abort()
+    await this.#marker
     await this.store?.close()
   }
 
@@ -208,7 +243,8 @@ export class Download {
 
   async waitForManifest(signal?: AbortSignal): Promise<Manifest> {
     while (this.manifest === undefined) {
-      if (this.state === 'cancelled' || this.state === 'failed') throw new DownloadCancelledError(this.cid)
+      if (this.state === 'cancelled' || this.state === 'failed')
+        throw this.#failure ?? new DownloadCancelledError(this.cid)
       await this.#wait(this.#manifestWaiters, signal)
     }
     return this.manifest
@@ -234,7 +270,8 @@ export class Download {
   async waitForPiece(piece: number, signal?: AbortSignal): Promise<void> {
     let set = this.#waiters.get(piece)
     while (this.store === undefined || !hasPiece(this.store.have, piece)) {
-      if (this.state === 'cancelled' || this.state === 'failed') throw new DownloadCancelledError(this.cid)
+      if (this.state === 'cancelled' || this.state === 'failed')
+        throw this.#failure ?? new DownloadCancelledError(this.cid)
       if (set === undefined) {
         set = new Set()
         this.#waiters.set(piece, set)
@@ -333,6 +370,7 @@ export class Download {
       return
     }
     this.state = this.manifest === undefined ? 'finding' : 'downloading'
+    this.#lastProvider = this.#deps.clock.now()
     const active = new AbortController()
     this.#active = active
     void this.#discover(active.signal)
@@ -389,6 +427,11 @@ export class Download {
         return
       }
       const now = this.#deps.clock.now()
+      if (this.#links.size > 0) this.#lastProvider = now
+      else if (now - this.#lastProvider >= this.#deps.providerTimeoutMs) {
+        void this.#giveUp(new NoProvidersError(this.cid, this.#deps.providerTimeoutMs))
+        return
+      }
       // A request that takes far longer than the peer's own estimate goes back in the pool.
       for (const link of this.#links.values()) {
         const view = this.#view(link)
@@ -733,6 +776,25 @@ export class Download {
 
   // ---- completion ----
 
+  /**
+   * No provider for too long: fail with a clear error. Verified pieces stay on
+   * disk, so asking again (or restarting the node) resumes from them.
+   */
+  async #giveUp(err: Error): Promise<void> {
+    if (this.state !== 'finding' && this.state !== 'downloading') return
+    logger('giving up on %s: %s', this.cid, err.message)
+    this.#deactivate()
+    this.state = 'failed'
+    this.error = err.message
+    this.#failure = err
+    await this.store?.close().catch(() => {})
+    this.#progress(true)
+    this.#deps.emit('download:failed', this.info())
+    this.#done.reject(err)
+    this.#wakeAll(this.#manifestWaiters)
+    for (const set of this.#waiters.values()) this.#wakeAll(set)
+  }
+
   async #finish(): Promise<void> {
     const store = this.store
     const manifest = this.manifest
@@ -748,8 +810,10 @@ export class Download {
     this.#deactivate()
     try {
       const head = await store.readRange(0, Math.min(manifest.size, 16) - 1)
-      const { ext } = sniffAudio(head)
-      const dest = await freePath(join(this.#deps.downloadDir, `${this.cid}.${ext}`))
+      const sniffed = sniffAudio(head)
+      const probed = await probeSongName(store.dataPath, manifest.size)
+      const name = songFileName(probed, probed?.ext ?? sniffed.ext, this.cid)
+      const dest = await freePath(join(this.#deps.downloadDir, name))
       this.path = await store.finish(dest)
       await this.#deps.library.addVerifiedFile(this.path, this.cid, manifest)
       this.state = 'done'
@@ -759,6 +823,7 @@ export class Download {
     } catch (err) {
       this.state = 'failed'
       this.error = (err as Error).message
+      this.#failure = err as Error
       logger('download of %s failed: %s', this.cid, this.error)
       this.#progress(true)
       this.#deps.emit('download:failed', this.info())

@@ -8,8 +8,25 @@ export class DownloadCancelledError extends TuttiError {
 }
 
 export class NoProvidersError extends TuttiError {
+  constructor(cid: string, waitedMs?: number) {
+    super(
+      'NO_PROVIDERS',
+      waitedMs === undefined
+        ? `no peer could provide ${cid}`
+        : `no peer could provide ${cid}: none found or reachable in ${Math.round(waitedMs / 1000)} s (the download keeps its verified pieces; ask again to retry)`,
+      404,
+    )
+  }
+}
+
+/** A download of the song exists but its manifest (size, pieces) has not arrived yet: retry shortly. */
+export class ManifestPendingError extends TuttiError {
   constructor(cid: string) {
-    super('NO_PROVIDERS', `no peer could provide ${cid}`, 404)
+    super(
+      'MANIFEST_PENDING',
+      `song ${cid} is being fetched but its size is not known yet; retry shortly`,
+      503,
+    )
   }
 }
 

@@ -1,21 +1,30 @@
-/** Partial downloads a previous run left in `<dataDir>/downloads/`, to resume at start-up. */
-import { readdir } from 'node:fs/promises'
+/** Partial downloads a previous run left in `<dataDir>/downloads/`, to resume at start-up (paused ones stay paused). */
+import { access, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseCid } from '../library/content-id.ts'
 
-export async function listStoredDownloads(dataDir: string): Promise<Array<{ cid: string }>> {
+/** Present in a download's directory while the user has it paused. */
+export const PAUSED_MARKER = 'paused'
+
+export async function listStoredDownloads(dataDir: string): Promise<Array<{ cid: string; paused: boolean }>> {
   let names: string[]
   try {
     names = await readdir(join(dataDir, 'downloads'))
   } catch {
     return []
   }
-  const out: Array<{ cid: string }> = []
+  const out: Array<{ cid: string; paused: boolean }> = []
   for (const name of names) {
     try {
       parseCid(name)
-      out.push({ cid: name })
-    } catch {}
+    } catch {
+      continue
+    }
+    const paused = await access(join(dataDir, 'downloads', name, PAUSED_MARKER)).then(
+      () => true,
+      () => false,
+    )
+    out.push({ cid: name, paused })
   }
   return out
 }

@@ -35,6 +35,8 @@ export interface PieceStore {
   readonly cid: string
   readonly manifest: Manifest
   readonly pieces: number
+  /** The partial song's bytes (until `finish` moves them). */
+  readonly dataPath: string
   /** Verified, written pieces (live view; do not mutate). */
   readonly have: Uint8Array
   count(): number
@@ -146,6 +148,7 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
     cid,
     manifest,
     pieces,
+    dataPath,
     have,
     count: () => haveCount,
     isComplete: () => haveCount === pieces,

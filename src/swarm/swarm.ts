@@ -22,7 +22,7 @@ import { type BanList, loadBanList } from './bans.ts'
 import { createBitfield, fullBitfield, hasPiece, setPiece } from './bitfield.ts'
 import { RECHOKE_INTERVAL_MS } from './choker.ts'
 import { Download } from './download.ts'
-import { DownloadNotFoundError, SwarmStoppedError } from './errors.ts'
+import { DownloadNotFoundError, ManifestPendingError, SwarmStoppedError } from './errors.ts'
 import { readDownloadRange, readSongRange } from './read.ts'
 import { listStoredDownloads } from './resume.ts'
 import { MAX_PEX_PEERS, type PexPeer, SWARM_PROTOCOL } from './schema.ts'
@@ -50,6 +50,8 @@ export interface SwarmInit {
   uploadSlots?: number
   /** Announce songs in the DHT (default true). */
   dht?: boolean
+  /** A download with no connected provider for this long fails with `NoProvidersError` (ms, default 120 000). */
+  providerTimeoutMs?: number
 }
 
 export interface SwarmComponents {
@@ -173,7 +175,14 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     }
     const d = downloads.get(cid)
     const store = d?.store
-    if (d === undefined || store === undefined || d.manifest === undefined || d.state === 'cancelled') return
+    if (
+      d === undefined ||
+      store === undefined ||
+      d.manifest === undefined ||
+      d.state === 'cancelled' ||
+      d.state === 'failed'
+    )
+      return
     return {
       cid,
       manifest: d.manifest,
@@ -252,6 +261,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       bans,
       downloadBucket,
       maxPeers: init.maxPeers ?? 20,
+      providerTimeoutMs: init.providerTimeoutMs ?? 120_000,
       requests,
       salt,
       emit: (type, payload) => events.emit(type, payload),
@@ -322,7 +332,12 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     const song = library.get(cid)
     if (song !== undefined) return { size: song.size, mime: song.mime }
     const d = downloads.get(cid)
-    if (d?.manifest === undefined) return undefined
+    if (d === undefined || d.state === 'cancelled') return undefined
+    // Being fetched, size not known yet: a retryable answer, not "no such song".
+    if (d.manifest === undefined) {
+      if (d.state === 'failed') return undefined
+      throw new ManifestPendingError(cid)
+    }
     return { size: d.manifest.size, mime: d.mime }
   }
 
@@ -362,7 +377,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
         if (downloads.has(stored.cid)) continue
         const d = newDownload(stored.cid)
         downloads.set(stored.cid, d)
-        void d.start().catch((err: Error) => logger('resuming %s: %s', stored.cid, err.message))
+        void d.start(stored.paused).catch((err: Error) => logger('resuming %s: %s', stored.cid, err.message))
       }
     },
     async stop() {

@@ -87,7 +87,11 @@ export interface Swarm {
    * critical. Songs in the library are read straight from disk.
    */
   read(cid: string, start: number, endInclusive: number, options?: ReadOptions): AsyncIterable<Uint8Array>
-  /** Size of a song we can serve (library or known manifest). */
+  /**
+   * Size of a song we can serve (library or known manifest); `undefined` when
+   * we cannot. Throws `ManifestPendingError` (503, retryable) while a download
+   * of it is still waiting for its manifest.
+   */
   stat(cid: string): { size: number; mime: string } | undefined
   /** Our active uploads (unchoked peers): the load figure peers and search answers report. */
   load(): number
