@@ -4,6 +4,8 @@
  * `private` when the relay transport holds reservations for us (it only needs
  * them when nobody can dial us), or when every public address we had was
  * disproved. Otherwise `unknown` (a fresh node, or one on a LAN only).
+ * Caveat: @libp2p/autonat 3.0.28 never confirms an address (src/net/README.md),
+ * so `public` comes only from addresses libp2p counts as verified otherwise.
  */
 import { isLoopback, isPrivate } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'

@@ -5,6 +5,8 @@
  * namespace that masquerades (iptables MASQUERADE) and drops unsolicited
  * inbound connections, as a home router does. Nothing touches the root
  * namespace's network, so test traffic cannot leave the machine.
+ * Options: public-looking addresses (libp2p treats 198.18/15 as private) and
+ * port forwards on the routers; see NatLabOptions.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 
