@@ -116,6 +116,9 @@ test('a relayed connection is upgraded to a direct one where a router allows (DC
       'Jolene|Dolly Parton',
       '--autonat',
       'false',
+      // A meets B only when B calls through the relay (no DHT shortcut before that).
+      '--dial-first',
+      'none',
     ])
     // B knows its router forwards the port (as UPnP would tell it) and declares the address verified.
     const b = startPeer(hostB.ns, [
@@ -155,13 +158,12 @@ test('a relayed connection is upgraded to a direct one where a router allows (DC
     assert.deepEqual(reachA.verifiedAddrs, [])
 
     // B reaches A the only way it can: through the relay.
-    b.send({ cmd: 'dial', addr: reachA.relayAddrs[0] })
-    await waitFor(
-      () => b.last('dialed') !== undefined || b.lines.some((l) => l.cmd === 'dial' && 'error' in l),
-      'B’s relayed dial to A',
-      { timeoutMs: 30_000 },
-    )
-    assert.equal(b.last('error'), undefined, `B could not dial A through the relay: ${b.last('error')}`)
+    b.send({ cmd: 'dial', id: 'relayed', addr: reachA.relayAddrs[0] })
+    await waitFor(() => b.lines.some((l) => l.id === 'relayed'), 'B’s relayed dial to A', {
+      timeoutMs: 30_000,
+    })
+    const dialed = b.lines.find((l) => l.id === 'relayed')
+    assert.equal(dialed?.error, undefined, `B could not dial A through the relay: ${dialed?.error}`)
     // A saw B arrive through the relay first: a limited, /p2p-circuit connection.
     await waitFor(() => a.lines.some((l) => (l.connection as Conn | undefined)?.peer === idB), 'A to see B')
     const seenByA = a.lines
