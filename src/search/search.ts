@@ -128,7 +128,7 @@ export interface SearchStats {
   resultMessagesSent: number
   resultsRoutedBack: number
   resultMessagesReceived: number
-  /** Answers routed back to us without a valid signature of the provider they name: dropped. */
+  /** Answers passed to us (for us or to pass on) without a valid signature of the provider they name: dropped. */
   forgedDropped: number
 }
 
@@ -478,6 +478,17 @@ export class Search extends TypedEmitter<SearchEvents> {
     // whoever sent us the query. Results for queries we never saw are dropped.
     const seen = this.#seen.get(result.queryId, this.#clock.now())
     if (seen === undefined || seen.origin === undefined || result.backHops >= 16) return
+    // Only answers their provider signed travel on (the asker would drop the rest). Checking here
+    // stops a forgery at the first honest hop and blames the peer that sent it, not an honest
+    // forwarder further down the path.
+    if (!(await verifyAnswer(result))) {
+      const from = connection.remotePeer.toString()
+      if (from !== result.provider.peerId) {
+        this.#stats.forgedDropped++
+        this.#score(from).forged++
+      }
+      return
+    }
     const onward = { ...result, backHops: result.backHops + 1 }
     if (this.#connected(seen.origin) && (await this.#trySend(seen.origin, onward))) {
       this.#stats.resultsRoutedBack++

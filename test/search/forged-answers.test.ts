@@ -1,4 +1,4 @@
-// Answers routed back along the query path: the provider's genuine (signed) answer arrives through a forwarder, while answers the forwarder forges or alters in another provider's name are dropped and counted against it.
+// Answers routed back along the query path: the provider's genuine (signed) answer arrives through a forwarder, while answers forged or altered in another provider's name are dropped (by the asker, or by the first honest forwarder) and counted against the peer that sent them.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { PrivateKey } from '@libp2p/interface'
@@ -91,6 +91,54 @@ describe('a forwarder between the asker and the provider (A - M - P)', () => {
     assert.equal(a.search.stats().forgedDropped, forgeries.length)
     const offender = a.search.offenders().find((o) => o.peerId === m.id)
     assert.equal(offender?.forged, forgeries.length, 'the forgeries are counted against M')
+  })
+})
+
+describe('a forger beside an honest forwarder (A - F - P, M - F)', () => {
+  const nodes: TestNode[] = []
+  const edges: Array<[number, number]> = [
+    [0, 1],
+    [1, 2],
+    [3, 1],
+  ]
+  before(async () => {
+    nodes.push(await startNode({ measureRtt: false }))
+    for (let i = 0; i < 3; i++) nodes.push(await startNode())
+    nodes[2].library.add(jolene)
+    for (const [x, y] of edges) await connect(nodes[x], nodes[y])
+  })
+  after(() => stopAll(nodes))
+
+  test('F drops the forgery M hands it and blames M; A never sees it, and F is not blamed', async () => {
+    const [a, f, p, m] = nodes
+    await enforceTopology(nodes, edges)
+    const session = a.search.search({ text: 'jolene' }, { ttl: 3, timeoutMs: 30_000 })
+    await waitFor(() => f.search.stats().queriesReceived > 0, 'F to see the query')
+    const forged: ResultMessage = {
+      queryId: session.id,
+      provider: { peerId: p.id, addrs: m.libp2p.getMultiaddrs().map(String) },
+      load: 0,
+      hops: 2,
+      backHops: 1,
+      hits: [hitOf(fake)],
+    }
+    const stream = await m.libp2p.dialProtocol(f.libp2p.peerId, RESULTS_PROTOCOL)
+    const framed = new FramedStream(stream, NoMessage, ResultMessage, { maxMessageBytes: MAX_RESULT_BYTES })
+    await framed.write(await signAnswer(forged, keyOf(m)))
+    await framed.close()
+    await waitFor(
+      () => f.search.stats().forgedDropped === 1 && session.results().length > 0,
+      "F to drop the forgery and A to get P's answer",
+      { timeoutMs: 30_000 },
+    )
+    session.end()
+    assert.deepEqual(
+      session.results().map((r) => [r.title, r.providers.map((x) => x.peerId)]),
+      [['Jolene', [p.id]]],
+    )
+    assert.equal(f.search.offenders().find((o) => o.peerId === m.id)?.forged, 1, 'F blames M')
+    assert.equal(a.search.stats().forgedDropped, 0, 'nothing forged reached A')
+    assert.equal(a.search.offenders().find((o) => o.peerId === f.id)?.forged ?? 0, 0, 'A does not blame F')
   })
 })
 
