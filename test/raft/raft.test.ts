@@ -331,3 +331,33 @@ test('membership: a new leader accepts a change only after committing an entry o
   c.flush()
   assert.deepEqual(c.raft('d').conf.learners, ['d'])
 })
+
+test('leader unreachable: when the leader dies, the survivors told so elect the first-ranked of them within a few ticks, in one round', () => {
+  const c = new Cluster(['a', 'b', 'c', 'd', 'e'])
+  elect(c, 'e')
+  c.raft('e').propose(cmd('before'))
+  c.flush()
+  const term = c.raft('a').term
+  c.crash('e')
+  for (const id of ['a', 'b', 'c', 'd']) c.raft(id).leaderUnreachable('e')
+  c.tick(['a', 'b', 'c', 'd'], 3) // far below the election timeout (11+ ticks)
+  assert.deepEqual(c.leaders(), ['a'], 'a ranks first among the survivors by id')
+  assert.equal(c.raft('a').term, term + 1, 'no split vote: one round')
+  c.raft('a').propose(cmd('after'))
+  c.flush()
+  for (const id of ['a', 'b', 'c', 'd']) assert.deepEqual(c.applied(id), ['before', 'after'])
+})
+
+test('leader unreachable: a false alarm (the leader is alive) moves neither the term nor the leader', () => {
+  const c = new Cluster(['a', 'b', 'c'])
+  elect(c, 'a')
+  const term = c.raft('a').term
+  c.raft('b').leaderUnreachable('a') // b alone hears the alarm; c still hears the leader
+  c.tickAll(30)
+  assert.deepEqual(c.leaders(), ['a'])
+  assert.equal(c.raft('a').term, term)
+  assert.equal(c.raft('b').leader, 'a')
+  c.raft('c').leaderUnreachable('b') // not its leader: ignored
+  c.tickAll(5)
+  assert.deepEqual(c.leaders(), ['a'])
+})
