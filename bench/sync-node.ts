@@ -133,8 +133,19 @@ process.on('message', async (msg: Inbound) => {
   try {
     if (msg.type === 'join') {
       const started = monotonicClock.now()
-      await party.join(msg.invite)
-      send({ type: 'joined', trueStart: started, trueJoined: monotonicClock.now() })
+      // A user whose join fails tries again: count the attempts rather than give up on the run.
+      const failures: string[] = []
+      for (;;) {
+        try {
+          await party.join(msg.invite)
+          break
+        } catch (err) {
+          failures.push((err as Error).message)
+          if (failures.length >= 5) throw err
+          await new Promise((r) => setTimeout(r, 1_000))
+        }
+      }
+      send({ type: 'joined', trueStart: started, trueJoined: monotonicClock.now(), failures })
     } else if (msg.type === 'play') {
       await party.command({ type: 'play' })
       send({ type: 'playing', timeline: party.status()?.timeline })

@@ -304,7 +304,7 @@ async function runProfile(
       hostPeerId: string
     }
     for (const m of [m1, m2, m3]) m.child.send({ type: 'join', invite })
-    await Promise.all([m1, m2, m3].map((m) => waitMessage(m, 'joined', 60_000)))
+    await Promise.all([m1, m2, m3].map((m) => waitMessage(m, 'joined', 150_000)))
     // Let the members' clock estimates settle a little, then play.
     await new Promise((r) => setTimeout(r, 3_000))
     host.child.send({ type: 'play' })
@@ -313,7 +313,11 @@ async function runProfile(
     const now = () => performance.timeOrigin + performance.now()
     await new Promise((r) => setTimeout(r, Math.max(0, playTrue + LATE_JOIN_AFTER_MS - now())))
     late.child.send({ type: 'join', invite })
-    const joined = (await waitMessage(late, 'joined', 60_000)) as { trueStart: number; trueJoined: number }
+    const joined = (await waitMessage(late, 'joined', 150_000)) as {
+      trueStart: number
+      trueJoined: number
+      failures: string[]
+    }
     await new Promise((r) => setTimeout(r, Math.max(0, playTrue + RUN_AFTER_PLAY_MS - now())))
     for (const n of nodes) n.child.send({ type: 'stop' })
     await Promise.all(nodes.map((n) => waitMessage(n, 'stopped', 15_000).catch(() => undefined)))
@@ -453,6 +457,7 @@ async function runProfile(
     const lateJoin = {
       joinedAfterPlayMs: joined.trueStart - playTrue,
       joinMs: joined.trueJoined - joined.trueStart,
+      failedJoinAttempts: joined.failures,
       firstSongFetchedAndDecodedMs:
         firstLoad === undefined ? undefined : firstLoad.trueLoaded - joined.trueStart,
       firstSongFromDisk: firstLoad?.fromDisk,
@@ -462,7 +467,7 @@ async function runProfile(
     }
     summary.lateJoin = lateJoin
     console.log(
-      `  joiner (empty library, joined ${(lateJoin.joinedAfterPlayMs / 1000).toFixed(1)} s into the first song): admitted after ${ms(lateJoin.joinMs, 0)} ms; song ${firstLoad?.fromDisk === false ? 'fetched through the swarm and decoded' : 'loaded'} ${ms(lateJoin.firstSongFetchedAndDecodedMs, 0)} ms after it started joining; first audible ${ms(lateJoin.firstAudibleMs, 0)} ms; within 2 ms of the host (and for the next ${SETTLE_MS / 1000} s) ${lateJoin.within2msMs === undefined ? 'never' : `${lateJoin.within2msMs.toFixed(0)} ms`} after it started joining; afterwards ${excursions ?? 'n/a'} of ${lateTrack.length} samples ≥ 2 ms`,
+      `  joiner (empty library, joined ${(lateJoin.joinedAfterPlayMs / 1000).toFixed(1)} s into the first song): admitted after ${ms(lateJoin.joinMs, 0)} ms${joined.failures.length > 0 ? ` (after ${joined.failures.length} failed attempts: ${joined.failures.join('; ')})` : ''}; song ${firstLoad?.fromDisk === false ? 'fetched through the swarm and decoded' : 'loaded'} ${ms(lateJoin.firstSongFetchedAndDecodedMs, 0)} ms after it started joining; first audible ${ms(lateJoin.firstAudibleMs, 0)} ms; within 2 ms of the host (and for the next ${SETTLE_MS / 1000} s) ${lateJoin.within2msMs === undefined ? 'never' : `${lateJoin.within2msMs.toFixed(0)} ms`} after it started joining; afterwards ${excursions ?? 'n/a'} of ${lateTrack.length} samples ≥ 2 ms`,
     )
     // Audio: cross-correlate recordings 2 s after the first song change, and 3 s after the joiner settled.
     const lagM1 =
@@ -519,7 +524,14 @@ try {
         continue
       }
     } else if (profile !== 'lan') throw new Error(`unknown profile ${profile} (lan, delay)`)
-    results[profile] = await runProfile(profile, songs)
+    try {
+      results[profile] = await runProfile(profile, songs)
+    } catch (err) {
+      // One profile failing (e.g. a join refused five times) must not lose the others' figures.
+      console.log(`\n== profile ${profile}: FAILED (${(err as Error).message}) ==`)
+      results[profile] = { failed: (err as Error).message, loadAverage: loadavg() }
+      process.exitCode = 1
+    }
   }
   await mkdir(join(here, 'results'), { recursive: true })
   await writeFile(join(here, 'results', 'sync.json'), `${JSON.stringify(results, null, 2)}\n`)
