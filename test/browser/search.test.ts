@@ -140,7 +140,12 @@ const searchSuite = () =>
           (await apiOf(a).get<{ songs: Song[] }>('/api/library')).songs.some((s) => s.title === target),
         `"${target}" in A's library`,
         { timeoutMs: 60_000 },
-      )
+      ).catch(async (err: Error) => {
+        const downloads = await apiOf(a)
+          .get('/api/downloads')
+          .catch((e: Error) => e.message)
+        throw new Error(`${err.message}; A's downloads: ${JSON.stringify(downloads).slice(0, 2000)}`)
+      })
       // The downloads page shows it done.
       await page.click('a[href="#/downloads"]')
       await waitFor(

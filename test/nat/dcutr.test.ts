@@ -89,7 +89,7 @@ test('a relayed connection is upgraded to a direct one where a router allows (DC
   // homes: A's router only masquerades; B's router also forwards one TCP port to B.
   // One public host (the relay R, at an address libp2p treats as public) and two homes: A's router
   // only masquerades; B's router also forwards one TCP port to B.
-  const lab = createNatLab('tdcu', 1, 2, {
+  const lab = createNatLab(`tdcu${process.pid}`, 1, 2, {
     addressing: 'public',
     forwards: [{ privateIndex: 1, port: FORWARDED_PORT }],
   })

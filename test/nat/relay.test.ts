@@ -44,7 +44,7 @@ interface Reach {
 }
 
 test('nodes behind NAT reach each other through a relay', { skip: reason, timeout: 300_000 }, async (t) => {
-  const lab = createNatLab('tnat', 1, 2)
+  const lab = createNatLab(`tnat${process.pid}`, 1, 2)
   const procs: Proc[] = []
   try {
     const [relayHost] = lab.publicHosts

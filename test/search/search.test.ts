@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { FramedStream } from '../../src/net/framed.ts'
+import type { SearchResult } from '../../src/search/rank.ts'
 import { QueryMessage, SEARCH_PROTOCOL } from '../../src/search/schema.ts'
+import type { SearchHit } from '../../src/search/session.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { song } from './fake-library.ts'
 import { connect, enforceTopology, startNode, stopAll, type TestNode } from './network.ts'
@@ -11,10 +13,31 @@ const heyJude = song('Hey Jude', 'The Beatles', 'Past Masters')
 const yesterday = song('Yesterday', 'The Beatles', 'Help!')
 const jolene = song('Jolene', 'Dolly Parton', 'Jolene')
 
-async function collect(node: TestNode, text: string, ttl: number, timeoutMs = 2_500) {
-  const session = node.search.search({ text }, { ttl, timeoutMs })
-  const hits = []
-  for await (const hit of session) hits.push(hit)
+type Collected = { hits: SearchHit[]; results: SearchResult[] }
+
+/**
+ * Runs a search. With `until`, it ends as soon as what has arrived satisfies it (or after 30 s):
+ * a result that must arrive is waited for, never bet on arriving within a deadline. Without it,
+ * it collects for `timeoutMs`: only for results that must NOT arrive (a late one cannot make
+ * such a test fail wrongly).
+ */
+async function collect(
+  node: TestNode,
+  text: string,
+  ttl: number,
+  { timeoutMs = 2_500, until }: { timeoutMs?: number; until?: (c: Collected) => boolean } = {},
+) {
+  const session = node.search.search({ text }, { ttl, timeoutMs: until === undefined ? timeoutMs : 30_000 })
+  const hits: SearchHit[] = []
+  const done = () => until?.({ hits, results: session.results() }) === true
+  const off = session.on('rtt', () => {
+    if (done()) session.end()
+  })
+  for await (const hit of session) {
+    hits.push(hit)
+    if (done()) session.end()
+  }
+  off()
   return { hits, results: session.results(), summary: await session.finished }
 }
 
@@ -39,7 +62,7 @@ describe('a line of five nodes A-B-C-D-E', () => {
   test('finds a song three hops away with TTL 3, and not one four hops away', async () => {
     await enforceTopology(nodes, edges)
     const routedBefore = nodes[3].search.stats().resultsRoutedBack
-    const near = await collect(nodes[0], 'jude', 3)
+    const near = await collect(nodes[0], 'jude', 3, { until: (c) => c.results.length > 0 })
     assert.ok(
       nodes[3].search.stats().resultsRoutedBack > routedBefore,
       'D, not connected to A, sent its answer back along the query path',
@@ -54,7 +77,7 @@ describe('a line of five nodes A-B-C-D-E', () => {
     const far = await collect(nodes[0], 'yesterday', 3)
     assert.deepEqual(far.results, [], 'E is beyond TTL 3')
     await enforceTopology(nodes, edges)
-    const further = await collect(nodes[0], 'yesterday', 4)
+    const further = await collect(nodes[0], 'yesterday', 4, { until: (c) => c.results.length > 0 })
     assert.deepEqual(
       further.results.map((r) => r.cid),
       [yesterday.cid],
@@ -64,7 +87,9 @@ describe('a line of five nodes A-B-C-D-E', () => {
 
   test('results are grouped by content id with every provider, RTT measured and load reported', async () => {
     await enforceTopology(nodes, edges)
-    const { hits, results } = await collect(nodes[0], 'jolene parton', 5)
+    const { hits, results } = await collect(nodes[0], 'jolene parton', 5, {
+      until: (c) => c.hits.length >= 2 && c.results[0]?.providers.every((p) => p.rttMs !== undefined),
+    })
     assert.equal(hits.length, 2, 'one hit from each holder, streamed')
     assert.equal(results.length, 1)
     const providers = results[0].providers
@@ -74,7 +99,7 @@ describe('a line of five nodes A-B-C-D-E', () => {
   })
 
   test('the asker does not answer itself and an unknown song finds nothing', async () => {
-    const { results } = await collect(nodes[2], 'no such song anywhere', 5, 1_000)
+    const { results } = await collect(nodes[2], 'no such song anywhere', 5, { timeoutMs: 1_000 })
     assert.deepEqual(results, [])
   })
 
@@ -97,22 +122,35 @@ describe('a diamond A-B, A-C, B-D, C-D', () => {
 
   test('a query reaching D along two paths is answered once', async () => {
     const before = nodes[3].search.stats()
-    const { hits } = await collect(nodes[0], 'hey jude', 4)
-    assert.equal(hits.length, 1, 'exactly one answer from D')
+    let answered = 0
+    const off = nodes[3].search.on('query:answered', () => answered++)
+    const { hits } = await collect(nodes[0], 'hey jude', 4, { until: (c) => c.hits.length > 0 })
+    assert.equal(hits.length, 1, 'an answer from D')
     await waitFor(
       () => nodes[3].search.stats().queriesReceived - before.queriesReceived >= 2,
       'both copies to reach D',
     )
+    off()
+    assert.equal(answered, 1, 'D answered the query once')
     const after = nodes[3].search.stats()
     assert.ok(
       after.duplicatesDropped > before.duplicatesDropped,
       'the second copy was recognised as a duplicate',
     )
-    assert.equal(after.resultMessagesSent - before.resultMessagesSent, 1)
+    await waitFor(
+      () => nodes[3].search.stats().resultMessagesSent - before.resultMessagesSent >= 1,
+      'D to count its answer sent',
+    )
+    assert.equal(nodes[3].search.stats().resultMessagesSent - before.resultMessagesSent, 1)
   })
 
   test('the same query id sent twice by a neighbour is answered once', async () => {
-    const session = nodes[1].search.search({ text: 'jude' }, { ttl: 1, timeoutMs: 1_500 })
+    const before = nodes[3].search.stats().queriesReceived
+    let answered = 0
+    const off = nodes[3].search.on('query:answered', () => answered++)
+    const session = nodes[1].search.search({ text: 'jude' }, { ttl: 1, timeoutMs: 30_000 })
+    const hits: SearchHit[] = []
+    session.on('hit', (hit) => hits.push(hit))
     // Re-send B's own query frame to D a second time, by hand.
     const stream = await nodes[1].libp2p.dialProtocol(nodes[3].libp2p.peerId, SEARCH_PROTOCOL)
     const framed = new FramedStream(stream, QueryMessage, QueryMessage, { maxMessageBytes: 4096 })
@@ -128,8 +166,14 @@ describe('a diamond A-B, A-C, B-D, C-D', () => {
     await framed.write(copy)
     await framed.write(copy)
     await framed.close()
-    const hits = []
-    for await (const hit of session) hits.push(hit)
+    // Three copies reach D (the search's own and two by hand); wait for all and for the answer.
+    await waitFor(
+      () => nodes[3].search.stats().queriesReceived - before >= 3 && hits.length > 0,
+      'D to read all three copies and B to get the answer',
+    )
+    off()
+    session.end()
+    assert.equal(answered, 1, 'D answered once')
     assert.equal(hits.length, 1)
   })
 })
@@ -171,7 +215,7 @@ describe('abuse', () => {
     )
     const forwardedToC = c.search.stats().queriesReceived - cBefore
     assert.ok(forwardedToC <= 10, `C saw only what the bucket let through (${forwardedToC})`)
-    const { results } = await collect(a, 'hey jude', 3)
+    const { results } = await collect(a, 'hey jude', 3, { until: (c) => c.results.length > 0 })
     assert.deepEqual(
       results.map((r) => r.cid),
       [heyJude.cid],
@@ -247,7 +291,7 @@ describe('abuse', () => {
         bad.length + 1,
       'every malformed query to be refused',
     )
-    const { results } = await collect(a, 'jude', 3)
+    const { results } = await collect(a, 'jude', 3, { until: (c) => c.results.length > 0 })
     assert.equal(results.length, 1, 'B still forwards good queries')
   })
 })
