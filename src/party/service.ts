@@ -248,6 +248,8 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   let playerTimer: ReturnType<typeof setTimeout> | undefined
   let announceTimer: ReturnType<typeof setInterval> | undefined
   let lastPlayerState: PartyState | undefined
+  /** The member list last written to the resume record. */
+  let rememberedMembers = ''
 
   const replica = (): PartyReplica | undefined => session?.replica ?? session?.member?.replica
 
@@ -407,6 +409,12 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     prefetch(r.state)
     schedulePlayer()
     publish()
+    // Members came or went: a restart must know where the current ones listen.
+    const membersKey = r.state.members.map((m) => m.peerId).join(',')
+    if (session !== undefined && membersKey !== rememberedMembers) {
+      rememberedMembers = membersKey
+      void remember(session)
+    }
   }
 
   function prefetch(state: PartyState): void {
@@ -600,7 +608,10 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     if (leader === self) becomeHost(s)
     else {
       stepDown(s)
-      if (leader !== undefined && leader !== s.memberLeader) {
+      // Leaderless: whoever leads next gets a fresh member connection, even the same node (it may have
+      // restarted from its disk, and our old stream to it is dead).
+      if (leader === undefined) s.memberLeader = undefined
+      else if (leader !== s.memberLeader) {
         const member = connectMember(s, leader)
         void member
           .join({ signal: AbortSignal.timeout(10_000) })

@@ -189,13 +189,17 @@ export class Raft {
    * the survivors try one after another instead of splitting the vote.
    * A false alarm is harmless: our pre-vote is refused by voters that still
    * hear the leader, the term does not move, and the next heartbeat from the
-   * leader restores the normal timeout.
+   * leader restores the normal timeout. A learner just forgets the leader
+   * until it hears one.
    */
   leaderUnreachable(peer: NodeId): void {
     if (this.role !== 'follower' || this.leader !== peer || peer === this.id) return
     this.#leaderLost = true
     this.#leaderLostTicks = 0
-    if (!this.#promotable()) return
+    if (!this.#promotable()) {
+      this.leader = null // a learner waits for whoever leads next; the next heartbeat names it
+      return
+    }
     const rank = this.conf.voters
       .filter((v) => v !== peer)
       .sort()
@@ -441,10 +445,10 @@ export class Raft {
   #tickElection(): void {
     this.#electionElapsed++
     if (this.#leaderLost) this.#leaderLostTicks++
-    if (this.#promotable() && this.#electionElapsed >= this.#randomizedTimeout) {
-      this.#electionElapsed = 0
-      this.#campaign(this.#preVote ? 'preVote' : 'vote', false)
-    }
+    if (this.#electionElapsed < this.#randomizedTimeout) return
+    this.#electionElapsed = 0
+    if (this.#promotable()) this.#campaign(this.#preVote ? 'preVote' : 'vote', false)
+    else this.leader = null // a learner cannot elect anyone, but it stops naming a leader it no longer hears
   }
 
   #tickLeader(): void {

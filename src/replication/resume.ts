@@ -27,7 +27,7 @@ export function resumePath(dataDir: string, partyId: string): string {
 
 export async function saveResume(dataDir: string, partyId: string, record: ResumeRecord): Promise<void> {
   const path = resumePath(dataDir, partyId)
-  const tmp = `${path}.tmp`
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
   await writeFile(tmp, JSON.stringify(record))
   await rename(tmp, path)
 }

@@ -187,7 +187,11 @@ it('the party plays on and keeps every acknowledged command when its host is SIG
         // A refusal while the host is up is a bug; a timeout or "reconnecting" (5xx) is what a starved
         // machine or the failover itself costs: the command was not acknowledged, and the user retries.
         const status = (err as { status?: number }).status ?? 0
-        if (status >= 500 || /did not answer in time/.test((err as Error).message)) unanswered++
+        // ("unavailable" refusals: the host did not answer in time, or our connection to it was replaced)
+        const unavailable = /did not answer in time|^stopped$|not connected|aborted/.test(
+          (err as Error).message,
+        )
+        if (status >= 500 || unavailable) unanswered++
         else if (!killed) failures.push(`${m.name}: ${(err as Error).message}`)
         await new Promise((resolve) => setTimeout(resolve, 50))
       }

@@ -122,3 +122,39 @@ it('a node that left its party does not rejoin it on restart', { timeout: 60_000
   await new Promise((resolve) => setTimeout(resolve, 1_000))
   assert.equal(again.party.status(), undefined)
 })
+
+it('a party of two: while its host is down the member keeps playing and says reconnecting; the restarted host picks the party up again', {
+  timeout: 120_000,
+}, async () => {
+  const [host, guest] = await Promise.all([startNode('Host2'), startNode('Guest')])
+  const { invite, status } = await host.party.create({ name: 'Two', permissions: { mode: 'everyone' } })
+  await guest.party.join(invite)
+  await guest.party.command({ type: 'enqueue', song: song(1) })
+  await guest.party.command({ type: 'play' })
+  await waitFor(() => guest.party.status()?.nowPlaying.playing === true, 'the guest hears song 1')
+  const before = mapping(guest)
+
+  // The host's node dies: its network first (no hand-off possible), then the rest of it.
+  await host.libp2p.stop()
+  await host.party.stop()
+  nodes.splice(nodes.indexOf(host), 1)
+  await waitFor(() => guest.party.status()?.connection === 'reconnecting', 'the guest to say reconnecting')
+  await assert.rejects(guest.party.command({ type: 'skip' }), { name: 'PartyReconnectingError' })
+  assert.ok(Math.abs(mapping(guest) - before) < 20, 'the guest keeps playing the committed timeline')
+
+  const again = await startNode('Host2', host.key, host.dataDir)
+  await waitFor(
+    () =>
+      again.party.status()?.partyId === status.partyId &&
+      again.party.status()?.role === 'host' &&
+      guest.party.status()?.connection === 'connected',
+    'the restarted host to lead its party again, with the guest connected',
+    { timeoutMs: 30_000 },
+  )
+  const { result } = await guest.party.command({ type: 'enqueue', song: song(2) })
+  assert.equal(result.ok, true, "the guest's commands work again")
+  await waitFor(
+    () => again.party.status()?.queue.some((e) => e.cid === 'bafysong2') === true,
+    'the host to see it',
+  )
+})
