@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
 import { mulberry32 } from '../src/shared/random.ts'
 import { song as fakeSong } from '../test/search/fake-library.ts'
 import type { WorkerCommand } from './search-worker.ts'
@@ -116,7 +117,9 @@ function request(worker: Worker, command: WorkerCommand, reply: string): Promise
 
 async function main(): Promise<void> {
   console.log(
-    `search bench: ${NODES} nodes in ${PROCESSES} processes, degree ${DEGREE}, ${SONGS} songs × ${COPIES} copies, seed ${SEED}`,
+    `search bench: ${NODES} nodes in ${PROCESSES} processes, degree ${DEGREE}, ${SONGS} songs × ${COPIES} copies, seed ${SEED}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
   )
   const workers: Worker[] = []
   const perWorker = Math.ceil(NODES / PROCESSES)
@@ -265,6 +268,8 @@ async function main(): Promise<void> {
       floodingBound: bound,
       queryMessagesOverBound: Math.round((100 * queryMessages) / bound) / 100,
       eventLoopLagP99Ms: round(after.lagP99),
+      // The machine's 1-minute load average when this TTL's queries ended (the machine is shared).
+      loadAverage1m: round(loadavg()[0]),
     }
     rows.push(row)
     console.log(
@@ -272,7 +277,7 @@ async function main(): Promise<void> {
         ` | first ${row.firstResultMs.median} ms [${row.firstResultMs.p10}–${row.firstResultMs.p90}]` +
         ` | last ${row.lastResultMs.median} ms [${row.lastResultMs.p10}–${row.lastResultMs.p90}]` +
         ` | query msgs/query ${row.queryMessagesPerQuery} vs flooding bound ${bound} (${row.queryMessagesOverBound}×)` +
-        ` + result msgs ${row.resultMessagesPerQuery} | degree ${row.meanDegree} | event-loop lag p99 ${row.eventLoopLagP99Ms} ms`,
+        ` + result msgs ${row.resultMessagesPerQuery} | degree ${row.meanDegree} | event-loop lag p99 ${row.eventLoopLagP99Ms} ms | load ${row.loadAverage1m}`,
     )
   }
   const ttl4 = rows.find((r) => r.ttl === 4)
