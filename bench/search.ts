@@ -156,6 +156,21 @@ async function main(): Promise<void> {
     for (const i of chosen) songsOf[i].push(s)
   }
   const edges = randomRegularGraph(NODES, DEGREE)
+  /** Overlay distance from `origin` to every node (breadth-first). */
+  const hopsFrom = (origin: number): number[] => {
+    const dist = Array.from({ length: NODES }, () => Number.POSITIVE_INFINITY)
+    dist[origin] = 0
+    const queue = [origin]
+    for (let v = queue.shift(); v !== undefined; v = queue.shift())
+      for (const [x, y] of edges) {
+        const w = x === v ? y : y === v ? x : -1
+        if (w >= 0 && dist[w] === Number.POSITIVE_INFINITY) {
+          dist[w] = dist[v] + 1
+          queue.push(w)
+        }
+      }
+    return dist
+  }
   const neighbours: string[][] = Array.from({ length: NODES }, () => [])
   for (const [x, y] of edges) {
     neighbours[x].push(ids[y])
@@ -203,12 +218,16 @@ async function main(): Promise<void> {
     const before = await allStats()
     const found: number[] = []
     const foundWithin1s: number[] = []
+    // The share of holders a perfect flood could reach: at most `ttl` hops away in the overlay.
+    const inReach: number[] = []
     const first: number[] = []
     const last: number[] = []
     const plan = Array.from({ length: QUERIES }, () => ({ origin: pick(NODES), song: pick(SONGS) }))
     const runOne = async ({ origin, song }: (typeof plan)[number]) => {
       const expected = holders[song].filter((h) => h !== origin).map((h) => ids[h])
       if (expected.length === 0) return
+      const hops = hopsFrom(origin)
+      inReach.push(holders[song].filter((h) => h !== origin && hops[h] <= ttl).length / expected.length)
       const worker = workerOf(origin)
       const id = qid++
       const times = await new Promise<number[]>((resolve) => {
@@ -252,6 +271,7 @@ async function main(): Promise<void> {
       queries,
       meanDegree: round(mean(after.degrees)),
       holdersFoundShare: Math.round(100 * mean(found)) / 100,
+      holdersWithinTtlHopsShare: Math.round(100 * mean(inReach)) / 100,
       holdersFoundWithin1sShare: Math.round(100 * mean(foundWithin1s)) / 100,
       firstResultMs: {
         median: round(quantile(first, 0.5)),
@@ -273,7 +293,7 @@ async function main(): Promise<void> {
     }
     rows.push(row)
     console.log(
-      `TTL ${ttl}: found ${(row.holdersFoundShare * 100).toFixed(0)}% (≤1 s ${(row.holdersFoundWithin1sShare * 100).toFixed(0)}%)` +
+      `TTL ${ttl}: found ${(row.holdersFoundShare * 100).toFixed(0)}% (≤1 s ${(row.holdersFoundWithin1sShare * 100).toFixed(0)}%; within ${ttl} hops ${(row.holdersWithinTtlHopsShare * 100).toFixed(0)}%)` +
         ` | first ${row.firstResultMs.median} ms [${row.firstResultMs.p10}–${row.firstResultMs.p90}]` +
         ` | last ${row.lastResultMs.median} ms [${row.lastResultMs.p10}–${row.lastResultMs.p90}]` +
         ` | query msgs/query ${row.queryMessagesPerQuery} vs flooding bound ${bound} (${row.queryMessagesOverBound}×)` +
