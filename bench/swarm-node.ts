@@ -10,6 +10,7 @@ import { hashFile } from '../src/library/content-id.ts'
 import { createTuttiLibp2p } from '../src/net/libp2p.ts'
 import { monotonicClock } from '../src/shared/clock.ts'
 import { createSwarm } from '../src/swarm/index.ts'
+import { wireStats } from '../src/swarm/wire.ts'
 import { FakeLibrary } from '../test/swarm/helpers.ts'
 
 const RAW_PROTOCOL = '/tutti/bench-raw/1.0.0'
@@ -129,6 +130,13 @@ async function main(): Promise<void> {
       send({ type: 'cpu', cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })
     } else if (m.cmd === 'exit') {
       const usage = process.resourceUsage()
+      if (process.env.BENCH_DEBUG !== undefined) {
+        const conns = libp2p.getConnections()
+        const peers = new Set(conns.map((c) => c.remotePeer.toString()))
+        process.stderr.write(
+          `[${libp2p.peerId.toString().slice(-4)}] wire ${JSON.stringify(wireStats)}; ${conns.length} connections to ${peers.size} peers\n`,
+        )
+      }
       send({
         type: 'rss',
         maxRssBytes: usage.maxRSS * 1024,

@@ -6,7 +6,7 @@
  */
 import { access, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -46,6 +46,21 @@ const PROGRESS_EVERY_MS = 250
 const DIAL_TIMEOUT_MS = 10_000
 const REDIAL_BACKOFF_MS = 5_000
 const DHT_QUERY_MS = 15_000
+/**
+ * A new libp2p connection costs ~0.3 s of CPU (noise handshake, identify,
+ * peer-store writes) on both ends. Dialling every provider at once makes them
+ * all compete, so the first useful link comes last; a few at a time gets the
+ * first ones (the list's order: party host first) up quickly.
+ */
+const MAX_NEW_CONNECTIONS = 4
+/**
+ * Two leechers given each other's address dial each other at the same moment
+ * and end up with two connections. The one with the larger peer id waits up
+ * to this long for the other's connection (a handshake takes a few hundred ms
+ * on a busy host) and then uses it. The first provider the caller names (the
+ * party host) is dialled at once.
+ */
+const DIAL_DEFER_MS = 1_000
 
 export interface DownloadDeps {
   libp2p: TuttiLibp2p
@@ -113,6 +128,8 @@ export class Download {
   readonly #deps: DownloadDeps
   readonly #links = new Map<string, PeerLink>()
   readonly #candidates = new Map<string, Multiaddr[]>()
+  /** Providers to dial without deferring (the first one the caller named). */
+  readonly #urgent = new Set<string>()
   readonly #dialing = new Set<string>()
   readonly #lastDial = new Map<string, number>()
   readonly #songBans = new Set<string>()
@@ -126,6 +143,9 @@ export class Download {
   #lifetime = new AbortController()
   #pickTimer: NodeJS.Timeout | undefined
   #pickQueued = false
+  /** New connections being set up, and dials waiting for a turn. */
+  #newConnections = 0
+  readonly #connectionTurns: Array<() => void> = []
   #lastProgress = 0
   /** When the download last had a connected provider (or was (re)activated). */
   #lastProvider = 0
@@ -161,15 +181,18 @@ export class Download {
   }
 
   addProviders(providers: string[]): void {
-    for (const text of providers) {
+    for (const [i, text] of providers.entries()) {
       try {
         if (text.startsWith('/')) {
           const addr = multiaddr(text)
           const id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
           if (id === undefined) continue
+          if (i === 0) this.#urgent.add(id)
           this.addCandidate(id, [addr])
         } else {
-          this.addCandidate(peerIdFromString(text).toString(), [])
+          const id = peerIdFromString(text).toString()
+          if (i === 0) this.#urgent.add(id)
+          this.addCandidate(id, [])
         }
       } catch (err) {
         logger('ignoring provider %s: %s', text, (err as Error).message)
@@ -382,6 +405,7 @@ export class Download {
   #deactivate(): void {
     this.#active?.abort()
     this.#active = undefined
+    for (const next of this.#connectionTurns.splice(0)) next()
     if (this.#pickTimer !== undefined) clearTimeout(this.#pickTimer)
     this.#pickTimer = undefined
     for (const link of [...this.#links.values()]) this.#closeLink(link)
@@ -471,9 +495,8 @@ export class Download {
     let link: PeerLink | undefined
     try {
       const peerId: PeerId = peerIdFromString(id)
-      if (addrs.length > 0) await this.#deps.libp2p.peerStore.merge(peerId, { multiaddrs: addrs })
+      const stream = await this.#openStream(peerId, addrs, active.signal)
       const signal = AbortSignal.any([active.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
-      const stream = await this.#deps.libp2p.dialProtocol(peerId, SWARM_PROTOCOL, { signal })
       const wire = new SwarmWire(stream, {
         parse: parseServerFrame,
         outSchema: clientMessageSchema,
@@ -527,6 +550,37 @@ export class Download {
     } finally {
       this.#dialing.delete(id)
       if (link !== undefined) this.#closeLink(link)
+    }
+  }
+
+  /** A swarm stream to `peerId`, over an existing connection when there is one (see the dial limits above). */
+  async #openStream(peerId: PeerId, addrs: Multiaddr[], active: AbortSignal): Promise<Stream> {
+    const libp2p = this.#deps.libp2p
+    const connected = (): boolean => libp2p.getConnections(peerId).length > 0
+    let turn = false
+    try {
+      const id = peerId.toString()
+      if (!connected() && !this.#urgent.has(id) && libp2p.peerId.toString() > id) {
+        for (let waited = 0; waited < DIAL_DEFER_MS && !connected(); waited += 50) {
+          await this.#deps.sleep(50, active)
+        }
+      }
+      if (!connected()) {
+        while (this.#newConnections >= MAX_NEW_CONNECTIONS) {
+          await new Promise<void>((resolve) => this.#connectionTurns.push(resolve))
+          active.throwIfAborted()
+        }
+        this.#newConnections++
+        turn = true
+        if (addrs.length > 0) await libp2p.peerStore.merge(peerId, { multiaddrs: addrs })
+      }
+      const signal = AbortSignal.any([active, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+      return await libp2p.dialProtocol(peerId, SWARM_PROTOCOL, { signal })
+    } finally {
+      if (turn) {
+        this.#newConnections--
+        this.#connectionTurns.shift()?.()
+      }
     }
   }
 

@@ -27,6 +27,9 @@ export interface WireOptions<In, Out> {
   maxFrameBytes: number
 }
 
+/** Process-wide frame counters (cheap; the benchmark prints them to explain its CPU figures). */
+export const wireStats = { framesIn: 0, framesOut: 0, sends: 0, bytesOut: 0 }
+
 export function varintPrefix(length: number, extra = 0): Uint8Array {
   const out = new Uint8Array(MAX_LENGTH_BYTES + 1 + extra)
   let n = 0
@@ -130,6 +133,7 @@ export class SwarmWire<In, Out> {
         if (available < end) return
         const frame = this.#buf.sublist(at + 1, end)
         this.#buf.consume(end)
+        wireStats.framesIn++
         const message = this.#options.parse(frame)
         if (this.#handler !== undefined) this.#handler(message)
         else {
@@ -169,6 +173,7 @@ export class SwarmWire<In, Out> {
   send(message: Out): void {
     if (this.#ended && this.#error !== undefined) return
     const body = encodeMessage(this.#options.outSchema, message)
+    wireStats.framesOut++
     this.#pending.push(varintPrefix(body.byteLength), body)
     if (!this.#flushQueued) {
       this.#flushQueued = true
@@ -187,11 +192,14 @@ export class SwarmWire<In, Out> {
 
   /** Queue a prebuilt frame (prefix and body) after the pending control messages. */
   sendFrame(parts: Uint8Array[]): boolean {
+    wireStats.framesOut++
     this.#pending.push(...parts)
     return this.flush()
   }
 
   #sendRaw(list: Uint8ArrayList): boolean {
+    wireStats.sends++
+    wireStats.bytesOut += list.byteLength
     try {
       return this.stream.send(list)
     } catch (err) {

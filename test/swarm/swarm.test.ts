@@ -15,7 +15,10 @@ test('three leechers fetch from two seeders and from each other, byte-exact', as
   const dir = await tempDir('songs')
   dirs.push(dir)
   const song = await makeSong(dir, 3 * 1024 * 1024 + 12345)
-  const seeders = [await startNode({ songs: [song] }), await startNode({ songs: [song] })]
+  // Capped seeders: no single source can deliver the song before the others are connected, so
+  // every leecher draws on several peers however busy the machine is.
+  const capped = { songs: [song], swarm: { uploadRateBytes: 512 * 1024 } }
+  const seeders = [await startNode(capped), await startNode(capped)]
   nodes.push(...seeders)
   const leechers = [await startNode(), await startNode(), await startNode()]
   nodes.push(...leechers)
