@@ -231,11 +231,26 @@ async function partyPhase(kills: number) {
     () => nodes[0].party.status()?.members.every((m) => m.replica === 'voter') === true,
     'five voters',
   )
-  await nodes[1].party.command({
-    type: 'enqueue',
-    song: { cid: 'bafybench', title: 'x', artist: 'y', durationSec: 3600 },
-  })
-  await nodes[0].party.command({ type: 'play' })
+  // Set-up commands are retried: a member's command can fail while its connection to the host is
+  // being replaced (a loaded machine moves leadership now and then); a second enqueue would not matter.
+  const retry = async (run: () => Promise<unknown>): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run()
+        return
+      } catch (err) {
+        if (attempt >= 20) throw err
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+    }
+  }
+  await retry(() =>
+    nodes[1].party.command({
+      type: 'enqueue',
+      song: { cid: 'bafybench', title: 'x', artist: 'y', durationSec: 3600 },
+    }),
+  )
+  await retry(() => nodes[0].party.command({ type: 'play' }))
   await until(() => nodes.every((n) => n.player.playing), 'everyone playing')
   await new Promise((resolve) => setTimeout(resolve, 1_000))
   const rounds: Array<{ electionMs: number; hostChangedMs: number; maxJumpMs: number; maxGapMs: number }> = []
