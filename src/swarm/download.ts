@@ -130,6 +130,8 @@ export class Download {
   readonly #candidates = new Map<string, Multiaddr[]>()
   /** Providers to dial without deferring (the first one the caller named). */
   readonly #urgent = new Set<string>()
+  /** Settles when the urgent provider's connection is up (or failed): other dials wait for it. */
+  #urgentDial: Promise<void> | undefined
   readonly #dialing = new Set<string>()
   readonly #lastDial = new Map<string, number>()
   readonly #songBans = new Set<string>()
@@ -553,18 +555,39 @@ export class Download {
     }
   }
 
-  /** A swarm stream to `peerId`, over an existing connection when there is one (see the dial limits above). */
+  /**
+   * A swarm stream to `peerId`, over an existing connection when there is
+   * one. A new connection waits for the first named provider's (it has the
+   * song; the others would only slow its handshake down), defers to the peer
+   * with the smaller id, and takes one of `MAX_NEW_CONNECTIONS` turns.
+   */
   async #openStream(peerId: PeerId, addrs: Multiaddr[], active: AbortSignal): Promise<Stream> {
     const libp2p = this.#deps.libp2p
+    const id = peerId.toString()
     const connected = (): boolean => libp2p.getConnections(peerId).length > 0
-    let turn = false
-    try {
-      const id = peerId.toString()
-      if (!connected() && !this.#urgent.has(id) && libp2p.peerId.toString() > id) {
+    const dial = (): Promise<Stream> =>
+      libp2p.dialProtocol(peerId, SWARM_PROTOCOL, {
+        signal: AbortSignal.any([active, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
+      })
+    if (connected()) return dial()
+    const urgent = this.#urgent.has(id) ? Promise.withResolvers<void>() : undefined
+    if (urgent !== undefined) this.#urgentDial = urgent.promise
+    else {
+      if (this.#urgentDial !== undefined) {
+        await Promise.race([
+          this.#urgentDial,
+          new Promise<void>((resolve) => setTimeout(resolve, DIAL_TIMEOUT_MS).unref()),
+        ])
+        active.throwIfAborted()
+      }
+      if (libp2p.peerId.toString() > id) {
         for (let waited = 0; waited < DIAL_DEFER_MS && !connected(); waited += 50) {
           await this.#deps.sleep(50, active)
         }
       }
+    }
+    let turn = false
+    try {
       if (!connected()) {
         while (this.#newConnections >= MAX_NEW_CONNECTIONS) {
           await new Promise<void>((resolve) => this.#connectionTurns.push(resolve))
@@ -574,9 +597,9 @@ export class Download {
         turn = true
         if (addrs.length > 0) await libp2p.peerStore.merge(peerId, { multiaddrs: addrs })
       }
-      const signal = AbortSignal.any([active, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
-      return await libp2p.dialProtocol(peerId, SWARM_PROTOCOL, { signal })
+      return await dial()
     } finally {
+      urgent?.resolve()
       if (turn) {
         this.#newConnections--
         this.#connectionTurns.shift()?.()
