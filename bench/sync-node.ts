@@ -70,7 +70,14 @@ const swarm = createSwarm({ dataDir, dht: false }, { libp2p, library, clock })
 await swarm.start()
 const party = createPartyService(
   // Each node its own data directory: the party's Raft log is persisted there.
-  { dataDir, displayName: name },
+  {
+    dataDir,
+    displayName: name,
+    // TUTTI_BENCH_ELECTION_TICKS: Raft election timeout in 50 ms ticks (default: the product's).
+    ...(process.env.TUTTI_BENCH_ELECTION_TICKS
+      ? { electionTicks: Number(process.env.TUTTI_BENCH_ELECTION_TICKS) }
+      : {}),
+  },
   { libp2p, clock, privateKey: key, library, swarm },
 )
 const loadSong = createPartySongLoader({
@@ -155,6 +162,17 @@ process.on('message', async (msg: Inbound) => {
         ms: party.status()?.syncErrorMs,
         term: party.status()?.term,
         leader: party.status()?.leader,
+        // Where each queued song stands on this node (for a joiner that never played: why).
+        songs: party.status()?.queue.map((e) => {
+          const d = swarm.get(e.cid)
+          return {
+            cid: e.cid.slice(-8),
+            onDisk: library.get(e.cid) !== undefined,
+            download: d && { state: d.state, percent: d.percent, peers: d.peers },
+          }
+        }),
+        readiness: party.status()?.readiness,
+        lastMapping: player.playhead(),
       })
       await player.stop()
       await party.stop()

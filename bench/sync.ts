@@ -32,7 +32,8 @@
  *          bench/lib/netem-lan.ts). Skipped with the reason when not root or
  *          without namespaces/iptables.
  *
- * Knobs: TUTTI_BENCH_SONG_SECONDS (50), TUTTI_BENCH_SONG_COUNT (4),
+ * Knobs: TUTTI_BENCH_SONG_SECONDS (50), TUTTI_BENCH_SONG_COUNT (4), TUTTI_BENCH_ELECTION_TICKS
+ * (the party's Raft election timeout in 50 ms ticks; default the product's),
  * TUTTI_BENCH_LATE_JOIN_S (half a song). A dev run:
  * `TUTTI_BENCH_SONG_SECONDS=8 TUTTI_BENCH_SONG_COUNT=2 npm run bench:sync`.
  * Writes bench/results/sync.json.
@@ -277,6 +278,9 @@ async function runProfile(
       TUTTI_BENCH_LISTEN: lab.listen(i),
       // The joiner starts with an empty library: everything comes through the swarm.
       TUTTI_BENCH_SONGS: JSON.stringify(cfg.name === 'late' ? [] : songs),
+      ...(cfg.name === 'late' && process.env.TUTTI_BENCH_DEBUG
+        ? { DEBUG: 'tutti:party*,tutti:swarm:download,tutti:playback' }
+        : {}),
     })
     const node: NodeProc = { name: cfg.name, child, mappings: [], clock: [], messages: [], output }
     child.on('message', (msg: Record<string, unknown>) => {
@@ -466,6 +470,11 @@ async function runProfile(
       samplesOver2msAfterSettling: excursions,
     }
     summary.lateJoin = lateJoin
+    if (firstAudible === undefined) {
+      const account = late.messages.find((m) => m.type === 'sync-error')
+      console.log(`  the joiner never played; its own account at the end: ${JSON.stringify(account)}`)
+      summary.lateAccount = account
+    }
     console.log(
       `  joiner (empty library, joined ${(lateJoin.joinedAfterPlayMs / 1000).toFixed(1)} s into the first song): admitted after ${ms(lateJoin.joinMs, 0)} ms${joined.failures.length > 0 ? ` (after ${joined.failures.length} failed attempts: ${joined.failures.join('; ')})` : ''}; song ${firstLoad?.fromDisk === false ? 'fetched through the swarm and decoded' : 'loaded'} ${ms(lateJoin.firstSongFetchedAndDecodedMs, 0)} ms after it started joining; first audible ${ms(lateJoin.firstAudibleMs, 0)} ms; within 2 ms of the host (and for the next ${SETTLE_MS / 1000} s) ${lateJoin.within2msMs === undefined ? 'never' : `${lateJoin.within2msMs.toFixed(0)} ms`} after it started joining; afterwards ${excursions ?? 'n/a'} of ${lateTrack.length} samples ≥ 2 ms`,
     )
