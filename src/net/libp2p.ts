@@ -1,11 +1,16 @@
 /**
  * Assembles the libp2p 3 node every Tutti component talks through: TCP and
  * WebSockets, noise, yamux, identify, ping, Kademlia under the Tutti prefix,
- * gossipsub, mDNS and bootstrap discovery, AutoNAT, circuit relay v2 and DCUtR.
+ * gossipsub, mDNS and bootstrap discovery, AutoNAT v2, circuit relay v2 and DCUtR.
+ *
+ * AutoNAT v2, not v1: @libp2p/autonat (v1) answers a dial-back by reusing the
+ * asker's own connection and then closes it, so it never confirms an address
+ * and drops its peers' connections (src/net/README.md). v2 dials back on a new
+ * connection (`force`) and needs four confirmations from four network segments.
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
@@ -45,6 +50,12 @@ export interface TuttiLibp2pOptions {
    * reach us through a relay while we are behind NAT. Default false.
    */
   relayClient?: boolean
+  /**
+   * Addresses to announce besides what we listen on: a port forward on the user's router
+   * (`--announce /ip4/<public ip>/tcp/<port>`). AutoNAT still has to confirm them before
+   * DCUtR dials them.
+   */
+  announce?: string[]
   /** Connection-manager cap. */
   maxConnections?: number
   /**
@@ -88,7 +99,7 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
         (options.dhtPrivateAddresses ?? true) ? passthroughMapper : removePrivateAddressesMapper,
     }),
     pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
-    autonat: autoNAT(),
+    autonat: autoNATv2(),
     dcutr: dcutr(),
   }
   if (options.relayServer === true) {
@@ -101,6 +112,9 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
         ...(options.listen ?? ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']),
         ...(options.relayClient === true ? ['/p2p-circuit'] : []),
       ],
+      ...(options.announce !== undefined && options.announce.length > 0
+        ? { appendAnnounce: options.announce }
+        : {}),
     },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],

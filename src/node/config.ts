@@ -7,6 +7,7 @@
 import { homedir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
 import { TuttiError } from '../shared/errors.ts'
 
 export class UsageError extends TuttiError {
@@ -26,6 +27,10 @@ export interface NodeConfig {
   mdns: boolean
   exposeLan: boolean
   relayServer: boolean
+  /** Take reservations on relays we meet, so peers can reach us through one while we are behind NAT. */
+  relayClient: boolean
+  /** Extra addresses to announce (a port forward on the user's router). */
+  announce: string[]
   output: string
   displayName?: string
 }
@@ -88,6 +93,19 @@ export const NODE_FLAGS = [
     help: 'offer circuit-relay to peers behind NAT (with limits)',
   },
   {
+    flag: 'no-relay-client',
+    env: 'TUTTI_NO_RELAY_CLIENT',
+    kind: 'boolean',
+    help: 'do not take reservations on relays (no reachability through one behind NAT)',
+  },
+  {
+    flag: 'announce',
+    env: 'TUTTI_ANNOUNCE',
+    kind: 'list',
+    arg: 'MULTIADDR',
+    help: 'public address to announce, e.g. a router port forward (repeatable)',
+  },
+  {
     flag: 'output',
     env: 'TUTTI_OUTPUT',
     kind: 'string',
@@ -121,6 +139,14 @@ function parsePort(text: string, source: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`${source}: not a port number: ${text}`)
   return port
+}
+
+function parseMultiaddr(text: string, source: string): string {
+  try {
+    return multiaddr(text).toString()
+  } catch (err) {
+    throw new UsageError(`${source}: not a multiaddr: ${text} (${(err as Error).message})`)
+  }
 }
 
 function truthy(value: string | undefined): boolean {
@@ -164,6 +190,9 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
     mdns: !bool('no-mdns', 'TUTTI_NO_MDNS'),
     exposeLan: bool('expose-lan', 'TUTTI_EXPOSE_LAN'),
     relayServer: bool('relay', 'TUTTI_RELAY'),
+    // A relay is reachable by definition; it takes no reservations on others.
+    relayClient: !bool('no-relay-client', 'TUTTI_NO_RELAY_CLIENT') && !bool('relay', 'TUTTI_RELAY'),
+    announce: list('announce', 'TUTTI_ANNOUNCE', ',').map((a) => parseMultiaddr(a, '--announce')),
     output,
     displayName: str('name', 'TUTTI_NAME'),
   }

@@ -14,6 +14,7 @@ import type { Library, ScanProgress } from '../library/types.ts'
 import { loadOrCreateIdentity } from '../net/identity.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../net/libp2p.ts'
 import { PeerTable } from '../net/peer-table.ts'
+import { keepRelayReservation } from '../net/relay-reservations.ts'
 import { createPartyService } from '../party/service.ts'
 import { createPartySongLoader } from '../party/song-loader.ts'
 import { speakerTokenAllows } from '../party/speaker-token.ts'
@@ -83,9 +84,16 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
       bootstrap: config.bootstrap,
       mdns: config.mdns,
       relayServer: config.relayServer,
+      relayClient: config.relayClient,
+      announce: config.announce,
     })
     const node = libp2p
     teardown.push(() => node.stop())
+    if (config.relayClient) {
+      const reservations = keepRelayReservation(node)
+      reservations.start()
+      teardown.push(() => reservations.stop())
+    }
 
     const peers = new PeerTable({}, { libp2p: node, clock })
     peers.start()

@@ -1,11 +1,10 @@
 /**
- * Is this node reachable from the internet? AutoNAT (v1) asks peers to dial
- * our public addresses back: when one is confirmed we are `public`. We are
- * `private` when the relay transport holds reservations for us (it only needs
- * them when nobody can dial us), or when every public address we had was
- * disproved. Otherwise `unknown` (a fresh node, or one on a LAN only).
- * Caveat: @libp2p/autonat 3.0.28 never confirms an address (src/net/README.md),
- * so `public` comes only from addresses libp2p counts as verified otherwise.
+ * Is this node reachable from the internet? AutoNAT v2 asks peers in four
+ * network segments to dial our public addresses back: once they have, the
+ * address is verified and we are `public` (an address given with `--announce`
+ * counts at once). We are `private` when the relay transport holds a
+ * reservation for us and no public address is verified. Otherwise `unknown`
+ * (a fresh node, or one on a LAN only).
  */
 import { isLoopback, isPrivate } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -17,7 +16,7 @@ export interface Reachability {
   status: ReachabilityStatus
   /** Circuit relay addresses we can be reached at through a relay (`.../p2p-circuit/p2p/<us>`). */
   relayAddrs: string[]
-  /** Public addresses AutoNAT confirmed. */
+  /** Public addresses AutoNAT confirmed (or the user announced). */
   verifiedAddrs: string[]
 }
 

@@ -14,15 +14,11 @@ import { createNatLab, natLabUnavailableReason } from './nat-lab.ts'
  *   of a relayed connection dials the other's verified public addresses
  *   directly and closes the relayed connection. That is what happens here,
  *   through real NAT routers, one of which forwards a port to its host.
- * - B's forwarded address is declared verified by B (the fixture's
- *   `--declare`, what an announce address does), not confirmed by AutoNAT:
- *   @libp2p/autonat 3.0.28 (the latest) cannot confirm any address. Its server
- *   answers a dial-back request with connectionManager.openConnection(addr)
- *   without `force`, which returns the connection the request arrived on; the
- *   asker's remote address on it is an ephemeral port, so it answers
- *   E_DIAL_ERROR ("Unexpected remote address"), and in both outcomes it closes
- *   that connection in a `finally` before replying, so the asker reads EOF.
- *   Seen in this lab with four AutoNAT servers in four /8s (DEBUG=libp2p:auto-nat*).
+ * - B's forwarded address is confirmed by AutoNAT v2 (four public peers in
+ *   four /8s dial it back), as in the product. AutoNAT v1 (@libp2p/autonat
+ *   3.0.28) could not confirm any address: its server answers a dial-back
+ *   request over the asker's own connection (openConnection without `force`)
+ *   and closes it, so the node now runs @libp2p/autonat-v2 (src/net/README.md).
  * - The second half of DCUtR, simultaneous dials through two routers that only
  *   masquerade, cannot succeed over TCP in js-libp2p: identify discards every
  *   observed TCP address (js-libp2p#2620) because Node dials from an ephemeral
@@ -87,40 +83,32 @@ test('a relayed connection is upgraded to a direct one where a router allows (DC
 }, async (t) => {
   // Four public hosts (the relay and three more AutoNAT servers, each in its own /8) and two
   // homes: A's router only masquerades; B's router also forwards one TCP port to B.
-  // One public host (the relay R, at an address libp2p treats as public) and two homes: A's router
-  // only masquerades; B's router also forwards one TCP port to B.
-  const lab = createNatLab(`tdcu${process.pid}`, 1, 2, {
+  const lab = createNatLab(`tdcu${process.pid}`, 4, 2, {
     addressing: 'public',
     forwards: [{ privateIndex: 1, port: FORWARDED_PORT }],
   })
   const procs: Proc[] = []
   try {
-    // Every node runs without AutoNAT v1: it would close the relay's connections (see above).
-    const relay = startPeer(lab.publicHosts[0].ns, [
-      '--relay',
-      'true',
-      '--port',
-      String(PORT),
-      '--autonat',
-      'false',
-    ])
+    const relay = startPeer(lab.publicHosts[0].ns, ['--relay', 'true', '--port', String(PORT)])
     procs.push(relay)
     await waitFor(() => relay.last('peerId') !== undefined, 'the relay to start', { timeoutMs: 60_000 })
     const [hostA, hostB] = lab.privateHosts
     const forwarded = `/ip4/${hostB.routerAddress}/tcp/${FORWARDED_PORT}`
     const relayAddr = `/ip4/${lab.publicHosts[0].address}/tcp/${PORT}/p2p/${relay.last<string>('peerId')}`
+    // Three more public peers, each in a /8 of its own: AutoNAT v2 wants four confirmations from
+    // four network segments before it counts an address as verified.
+    for (const host of lab.publicHosts.slice(1))
+      procs.push(startPeer(host.ns, ['--bootstrap', relayAddr, '--port', String(PORT)]))
     const a = startPeer(hostA.ns, [
       '--bootstrap',
       relayAddr,
       '--song',
       'Jolene|Dolly Parton',
-      '--autonat',
-      'false',
       // A meets B only when B calls through the relay (no DHT shortcut before that).
       '--dial-first',
       'none',
     ])
-    // B knows its router forwards the port (as UPnP would tell it) and declares the address verified.
+    // B knows its router forwards the port (as UPnP would tell it); AutoNAT v2 has to confirm it.
     const b = startPeer(hostB.ns, [
       '--bootstrap',
       relayAddr,
@@ -128,10 +116,6 @@ test('a relayed connection is upgraded to a direct one where a router allows (DC
       String(FORWARDED_PORT),
       '--map',
       `${hostB.address}:${FORWARDED_PORT}:${hostB.routerAddress}:${FORWARDED_PORT}`,
-      '--declare',
-      'true',
-      '--autonat',
-      'false',
     ])
     procs.push(a, b)
     await waitFor(

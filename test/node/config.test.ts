@@ -15,6 +15,8 @@ test('defaults: XDG data and config directories, port 7707, mDNS on, demo librar
   assert.equal(c.exposeLan, false)
   assert.deepEqual(c.libraries, [])
   assert.equal(c.output, 'none')
+  assert.equal(c.relayClient, true, 'a node behind NAT takes relay reservations by default')
+  assert.deepEqual(c.announce, [])
   const xdg = parseNodeConfig([], { ...HOME, XDG_DATA_HOME: '/data', XDG_CONFIG_HOME: '/conf' })
   assert.equal(xdg.dataDir, '/data/tutti')
   assert.equal(xdg.configDir, '/conf/tutti')
@@ -33,6 +35,8 @@ test('every flag has an environment twin', () => {
     TUTTI_RELAY: '1',
     TUTTI_OUTPUT: 'wav:/tmp/out.wav',
     TUTTI_NAME: 'Ada',
+    TUTTI_ANNOUNCE: '/ip4/203.0.113.7/tcp/4001',
+    TUTTI_NO_RELAY_CLIENT: '1',
   })
   assert.deepEqual(c.libraries, ['/music/a', '/music/b'])
   assert.equal(c.dataDir, '/srv/tutti')
@@ -44,6 +48,8 @@ test('every flag has an environment twin', () => {
   assert.equal(c.relayServer, true)
   assert.equal(c.output, 'wav:/tmp/out.wav')
   assert.equal(c.displayName, 'Ada')
+  assert.deepEqual(c.announce, ['/ip4/203.0.113.7/tcp/4001'])
+  assert.equal(c.relayClient, false)
 })
 
 test('flags win over the environment; repeatable flags collect', () => {
@@ -75,6 +81,10 @@ test('flags win over the environment; repeatable flags collect', () => {
 })
 
 test('bad input is a UsageError that says what is wrong', () => {
+  assert.throws(
+    () => parseNodeConfig(['--announce', 'not-an-address'], HOME),
+    (e: unknown) => e instanceof UsageError && /--announce: not a multiaddr/.test(e.message),
+  )
   assert.throws(
     () => parseNodeConfig(['--api-port', '70000'], HOME),
     (e: unknown) => e instanceof UsageError && /port/.test(e.message),
