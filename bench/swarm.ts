@@ -13,12 +13,21 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NodeCommand, NodeReply } from './swarm-node.ts'
 
 const MiB = 1024 * 1024
+const PRODUCT_NODE_FLAGS: string[] =
+  process.env.BENCH_NODE_FLAGS !== undefined
+    ? process.env.BENCH_NODE_FLAGS.split(' ').filter((f) => f !== '')
+    : ((
+        JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+          tutti?: { nodeFlags?: string[] }
+        }
+      ).tutti?.nodeFlags ?? [])
 /** Song size; `BENCH_MIB` overrides it for profiling only (the figures the issue asks for use 16 MiB). */
 const F = Number(process.env.BENCH_MIB ?? 16) * MiB
 const U_SEED = 4 * MiB
@@ -42,8 +51,13 @@ interface Proc {
 async function spawnNode(init: Extract<NodeCommand, { cmd: 'init' }>): Promise<Proc> {
   const child = fork(join(import.meta.dirname, 'swarm-node.ts'), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv:
-      process.env.BENCH_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`],
+    // The V8 flags a real node runs with (package.json "tutti.nodeFlags"), as bench:scan does.
+    execArgv: [
+      ...PRODUCT_NODE_FLAGS,
+      ...(process.env.BENCH_PROF === undefined
+        ? []
+        : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]),
+    ],
   })
   const waiting = new Map<string, Array<(r: NodeReply) => void>>()
   const queued: NodeReply[] = []

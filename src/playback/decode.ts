@@ -3,12 +3,11 @@
  * default): MP3 (mpg123-decoder), FLAC (@wasm-audio-decoders/flac), Ogg Opus
  * (ogg-opus-decoder), WAV (by hand, ./wav.ts). Other rates go through the
  * windowed-sinc resampler in ./resample.ts. The format is sniffed from the
- * bytes, never trusted from a file name.
+ * bytes, never trusted from a file name. The wasm decoders are imported on
+ * first use: an idle node that never plays a party song does not carry them
+ * (several MB of RSS each; bench:scan measures the idle node).
  */
 import { readFile } from 'node:fs/promises'
-import { FLACDecoder } from '@wasm-audio-decoders/flac'
-import { MPEGDecoder } from 'mpg123-decoder'
-import { OggOpusDecoder } from 'ogg-opus-decoder'
 import { CorruptAudioError, UnsupportedAudioError } from './errors.ts'
 import { resampleChannels } from './resample.ts'
 import { isWav, parseWav } from './wav.ts'
@@ -107,6 +106,7 @@ function checked(
 }
 
 async function decodeMp3(bytes: Uint8Array) {
+  const { MPEGDecoder } = await import('mpg123-decoder')
   const decoder = new MPEGDecoder()
   await decoder.ready
   try {
@@ -117,6 +117,7 @@ async function decodeMp3(bytes: Uint8Array) {
 }
 
 async function decodeFlac(bytes: Uint8Array) {
+  const { FLACDecoder } = await import('@wasm-audio-decoders/flac')
   const decoder = new FLACDecoder()
   await decoder.ready
   try {
@@ -127,6 +128,7 @@ async function decodeFlac(bytes: Uint8Array) {
 }
 
 async function decodeOpus(bytes: Uint8Array) {
+  const { OggOpusDecoder } = await import('ogg-opus-decoder')
   const decoder = new OggOpusDecoder()
   await decoder.ready
   try {
