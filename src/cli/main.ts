@@ -6,7 +6,8 @@
  */
 import { parseArgs } from 'node:util'
 import { type NodeConfig, nodeFlagsHelp, parseNodeConfig, UsageError, xdgDirs } from '../node/config.ts'
-import { searchCommand } from '../search/cli-search.ts'
+import { BROWSE_FLAGS, browseCommand, parseBrowseArgs } from '../search/cli-browse.ts'
+import { parseSearchArgs, SEARCH_FLAGS, searchCommand } from '../search/cli-search.ts'
 import { TuttiError } from '../shared/errors.ts'
 import { runGet } from '../swarm/cli-get.ts'
 import { type ApiClient, connectToNode } from './api-client.ts'
@@ -24,8 +25,11 @@ Usage:
   tutti peers [--json]           peers seen and connected, with round-trip times
   tutti library [FILTER] [--rejected] [--json]
                                  songs in the library (or files it refused, and why)
-  tutti search TEXT [--ttl N] [--json]
-                                 search every reachable peer's library
+  tutti search [TEXT] [--title T] [--artist A] [--album B] [--min-duration S] [--max-duration S]
+               [--ttl N] [--timeout MS] [--json]
+                                 search every reachable peer's library (durations: 90 or 1:30)
+  tutti browse PEER_ID [--page N] [--limit N] [--sort title|artist|album|duration] [--desc] [--json]
+                                 one page of a peer's shared library
   tutti get CID [--from PEER_ID]...
                                  fetch a song from every peer that has it
 ${PARTY_USAGE}
@@ -39,7 +43,7 @@ Every command accepts --data DIR [TUTTI_DATA] to choose the node (default ${xdgD
 type Command = (args: string[]) => Promise<void>
 
 /** Options shared by the client commands: which node (`--data`), and `--json`. */
-function clientArgs(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {
+function clientArgs(args: string[], extra: Record<string, { readonly type: 'string' | 'boolean' }> = {}) {
   try {
     const parsed = parseArgs({
       args,
@@ -85,13 +89,14 @@ const commands: Record<string, Command> = {
 
 Object.assign(commands, {
   search: async (args: string[]) => {
-    const { values, positionals } = clientArgs(args, { ttl: { type: 'string' } })
-    const text = positionals.join(' ').trim()
-    if (text === '') throw new UsageError('search: what for? (tutti search TEXT)')
-    const ttl = values.ttl === undefined ? undefined : Number(values.ttl)
-    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1 && ttl <= 7))
-      throw new UsageError('--ttl: 1..7')
-    await searchCommand(await client(values), text, { ttl, json: values.json === true })
+    const { values, positionals } = clientArgs(args, SEARCH_FLAGS)
+    const { query, ttl, timeoutMs } = parseSearchArgs(values, positionals)
+    await searchCommand(await client(values), query, { ttl, timeoutMs, json: values.json === true })
+  },
+  browse: async (args: string[]) => {
+    const { values, positionals } = clientArgs(args, BROWSE_FLAGS)
+    const { peerId, options } = parseBrowseArgs(values, positionals)
+    await browseCommand(await client(values), peerId, options)
   },
   get: async (args: string[]) => {
     const { values, positionals } = clientArgs(args, { from: { type: 'string' } })

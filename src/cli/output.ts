@@ -21,3 +21,31 @@ export function formatDuration(seconds: number): string {
   const s = Math.round(seconds)
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
+
+/** The columns every song listing prints (a library, another peer's catalog). */
+export function songTable(
+  songs: Array<{
+    title: string
+    artist: string
+    album: string
+    durationSec: number
+    size: number
+    cid: string
+  }>,
+  out: NodeJS.WritableStream = process.stdout,
+): void {
+  table(
+    [
+      ['TITLE', 'ARTIST', 'ALBUM', 'LENGTH', 'SIZE', 'CID'],
+      ...songs.map((s) => [
+        s.title,
+        s.artist,
+        s.album,
+        formatDuration(s.durationSec),
+        formatBytes(s.size),
+        s.cid,
+      ]),
+    ],
+    out,
+  )
+}

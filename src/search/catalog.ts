@@ -43,20 +43,30 @@ export interface BrowseOptions {
 
 const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true })
 
-/** Pure: one page of `songs` sorted by `sort` (ties broken by artist, album, title, cid). */
+type SongKey = 'title' | 'artist' | 'album' | 'durationSec'
+
+function compareBy(a: Song, b: Song, key: SongKey): number {
+  // Durations are numbers (a collator would order 95.5 s before 95.25 s).
+  if (key === 'durationSec') return a.durationSec - b.durationSec
+  return collator.compare(a[key], b[key])
+}
+
+const SORT_KEYS: Record<CatalogSort, SongKey[]> = {
+  title: ['title', 'artist', 'album'],
+  artist: ['artist', 'album', 'title'],
+  album: ['album', 'artist', 'title'],
+  duration: ['durationSec', 'artist', 'album', 'title'],
+}
+
+/** Pure: one page of `songs` sorted by `sort` (ties broken by the other fields, then cid). */
 export function catalogPage(songs: Song[], request: CatalogRequest): CatalogPage {
-  const keys: Record<CatalogSort, Array<keyof Song>> = {
-    title: ['title', 'artist', 'album'],
-    artist: ['artist', 'album', 'title'],
-    album: ['album', 'artist', 'title'],
-  }
-  const order = keys[request.sort]
+  const order = SORT_KEYS[request.sort]
   // One entry per content id: two copies of a file are one song to the browser.
   const seen = new Set<string>()
   const unique = songs.filter((song) => !seen.has(song.cid) && seen.add(song.cid) !== undefined)
   unique.sort((a, b) => {
     for (const key of order) {
-      const c = collator.compare(String(a[key]), String(b[key]))
+      const c = compareBy(a, b, key)
       if (c !== 0) return request.descending ? -c : c
     }
     return a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0
@@ -132,7 +142,10 @@ export class CatalogService {
       return { total: response.total, offset: response.offset, songs: response.songs }
     } catch (err) {
       framed.abort(err as Error)
-      throw err
+      if (err instanceof CatalogRefusedError || err instanceof PeerUnreachableError) throw err
+      // A reset (e.g. a peer from before the `duration` sort), a timeout or a malformed answer:
+      // the peer failed, not the caller's request.
+      throw new PeerUnreachableError(peerId, (err as Error).message, { cause: err })
     }
   }
 

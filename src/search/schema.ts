@@ -91,7 +91,8 @@ export const ResultMessage = z
   .strict()
 export type ResultMessage = z.infer<typeof ResultMessage>
 
-export const CatalogSort = z.enum(['title', 'artist', 'album'])
+/** `duration` is newer than the others: a peer from before it resets the stream (PeerUnreachableError). */
+export const CatalogSort = z.enum(['title', 'artist', 'album', 'duration'])
 export type CatalogSort = z.infer<typeof CatalogSort>
 
 export const CatalogRequest = z

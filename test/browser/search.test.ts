@@ -1,4 +1,4 @@
-// The Search page in real Chromium against three nodes: a query typed in the page streams results in with provider counts; "Download" brings the song into the asker's library; "Queue in party" puts it in the party's queue.
+// The Search page in real Chromium against three nodes: a query typed in the page streams results in with provider counts; "Download" brings the song into the asker's library; "Queue in party" puts it in the party's queue; the filters narrow by artist; "Browse library" opens a provider's catalog (from a result or the Peers page), sorted and paged, and "Download" there fetches a song.
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -196,6 +196,82 @@ const searchSuite = () =>
         'the queued song in the party room',
       )
       await page.screenshot({ path: join(SCREENSHOTS, 'search-queued.png') })
+      assert.deepEqual(pageErrors, [], 'no uncaught errors in the page')
+    })
+
+    it('filters by artist, opens a provider’s library from a result, and sorts it by length', async () => {
+      await page.click('a[href="#/search"]')
+      await page.waitForSelector('h1:text("Search the network")')
+      await page.click('details.search-filters summary')
+      await page.fill('input[aria-label="Filter: Artist"]', 'harbour echo')
+      await waitFor(
+        async () => {
+          if ((await row('Low Tide').count()) === 1 && (await row('Signal Fire').count()) === 1) return true
+          if (!(await page.locator('header p.muted').textContent())?.includes('Searching'))
+            await page.click('form.toolbar button[type="submit"]')
+          return false
+        },
+        'both Harbour Echo songs found',
+        { timeoutMs: 60_000, intervalMs: 250 },
+      )
+      await page.waitForSelector('header p.muted:text("found")')
+      const artists = await page.locator('table.songs tbody tr td:nth-child(2)').allTextContents()
+      assert.deepEqual([...new Set(artists)], ['Harbour Echo'], 'only the artist asked for')
+      // Two peers have it: pick one from the list.
+      await row('Low Tide').locator('details.browse-providers summary').click()
+      await page.screenshot({ path: join(SCREENSHOTS, 'search-filtered.png') })
+      await row('Low Tide').locator('details.browse-providers a').first().click()
+      await page.waitForSelector('h1:text("Library of")')
+      const catalogRows = page.locator('table.catalog-songs tbody tr')
+      await waitFor(async () => (await catalogRows.count()) === 6, 'the provider’s six demo songs')
+      await page.click('table.catalog-songs th button:text("Length")')
+      await page.waitForSelector('th[aria-sort="ascending"] button:text("Length")')
+      assert.match(page.url(), /sort=duration/, 'the sort is in the address')
+      await waitFor(async () => {
+        const lengths = (
+          await page.locator('table.catalog-songs tbody tr td:nth-child(4)').allTextContents()
+        ).map((t) => t.split(':').reduce((total, part) => total * 60 + Number(part), 0))
+        return lengths.length === 6 && lengths.every((l, i) => i === 0 || lengths[i - 1] <= l)
+      }, 'rows shortest first')
+    })
+
+    it('browses a peer’s library page by page from the Peers page and downloads a song from it', async () => {
+      const wanted = 'Morning Loop'
+      const apiA = apiOf(a)
+      assert.equal(
+        (await apiA.get<{ songs: Song[] }>('/api/library')).songs.some((s) => s.title === wanted),
+        false,
+        'A does not have the song before',
+      )
+      await page.click('a[href="#/peers"]')
+      const peerRow = page
+        .locator('table.peers tbody tr')
+        .filter({ has: page.locator(`td[title="${b.peerId}"]`) })
+      await peerRow.getByRole('link', { name: 'Browse library' }).click()
+      await page.waitForSelector('h1:text("Library of")')
+      // Four to a page (the page size comes from the address): artists in order, so the demo
+      // library's last artist's songs are on page 2.
+      await page.evaluate(() => {
+        window.location.hash = `${window.location.hash}?limit=4`
+      })
+      const catalogRow = (title: string) =>
+        page.locator('table.catalog-songs tbody tr').filter({ hasText: title })
+      await page.waitForSelector('header p.muted:text("Songs 1–4 of 6 · page 1 of 2")')
+      assert.equal(await catalogRow(wanted).count(), 0, `"${wanted}" is not on page 1`)
+      await page.getByRole('button', { name: 'Next' }).click()
+      await page.waitForSelector('header p.muted:text("Songs 5–6 of 6 · page 2 of 2")')
+      assert.ok(page.url().includes('page=2'), 'the page is in the address')
+      await catalogRow(wanted).getByRole('button', { name: 'Download' }).click()
+      await waitFor(
+        async () => ((await page.locator('.notice').textContent()) ?? '').includes(`Downloading “${wanted}”`),
+        'the download notice',
+      )
+      await waitFor(
+        async () => (await apiA.get<{ songs: Song[] }>('/api/library')).songs.some((s) => s.title === wanted),
+        `"${wanted}" in A's library`,
+        { timeoutMs: 60_000 },
+      )
+      await page.screenshot({ path: join(SCREENSHOTS, 'catalog-downloaded.png') })
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the page')
     })
   })

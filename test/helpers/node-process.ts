@@ -1,5 +1,5 @@
 /** Start real `tutti start` processes for multi-process tests, and run CLI commands against them. */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -100,4 +100,22 @@ export function tutti(
     timeout: 60_000,
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** Run one CLI command without blocking this process (for a node served from the test process itself). */
+export function tuttiAsync(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const status = err === null ? 0 : typeof err.code === 'number' ? err.code : null
+        resolve({ status, stdout, stderr })
+      },
+    )
+  })
 }

@@ -1,13 +1,10 @@
 // The search API routes over a real node pair: streamed search results (SSE), collected search, a peer's catalog, the party directory, reachability, 503 without the component.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { searchRoutes } from '../../src/api/routes/search.ts'
-import { createApiServer } from '../../src/api/server.ts'
-import type { ApiComponents } from '../../src/api/types.ts'
 import { createDirectory, type Directory } from '../../src/directory/index.ts'
 import { monotonicClock } from '../../src/shared/clock.ts'
-import { TypedEmitter } from '../../src/shared/events.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { startSearchApi } from './api-server.ts'
 import { song } from './fake-library.ts'
 import { connect, startNode, stopAll, type TestNode } from './network.ts'
 
@@ -24,17 +21,10 @@ before(async () => {
   await connect(nodes[0], nodes[1])
   directory = createDirectory({ announceIntervalMs: 500 }, { libp2p: nodes[0].libp2p, clock: monotonicClock })
   directory.start()
-  const base = {
-    library: nodes[0].library,
-    songs: { stat: () => undefined, read: async function* () {} },
-    node: { status: () => ({}) as never, peers: () => [] },
-    events: new TypedEmitter(),
-  }
-  const components = { ...base, search: nodes[0].search, directory } as ApiComponents
-  const server = createApiServer({ port: 0, token, routes: searchRoutes }, components)
-  url = (await server.start()).url.replace(/\/$/, '')
-  const bare = createApiServer({ port: 0, token, routes: searchRoutes }, base as ApiComponents)
-  bareUrl = (await bare.start()).url.replace(/\/$/, '')
+  const server = await startSearchApi(nodes[0], token, { directory })
+  const bare = await startSearchApi(nodes[0], token, { search: undefined })
+  url = server.url
+  bareUrl = bare.url
   servers.push(server, bare)
 })
 after(async () => {

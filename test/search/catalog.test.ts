@@ -111,6 +111,26 @@ test('a peer that shares nothing refuses, and a malformed request resets the str
   assert.equal(page.songs.length, 1, 'the server still serves')
 })
 
+test('a peer that resets the catalog stream (one from before a sort it does not know) is unreachable', async () => {
+  const old = await startNode()
+  nodes.push(old)
+  await old.libp2p.unhandle(CATALOG_PROTOCOL)
+  await old.libp2p.handle(CATALOG_PROTOCOL, (stream) => stream.abort(new Error('unknown sort')))
+  await connect(nodes[1], old)
+  await assert.rejects(nodes[1].search.catalog.browse(old.id, { sort: 'duration' }), {
+    code: 'PEER_UNREACHABLE',
+  })
+})
+
+test('catalogPage sorts durations as numbers', () => {
+  const timed = [147.5, 147.25, 95].map((durationSec, i) => song(`T${i}`, 'A', 'B', { durationSec }))
+  const page = catalogPage(timed, { offset: 0, limit: 10, sort: 'duration', descending: false })
+  assert.deepEqual(
+    page.songs.map((s) => s.durationSec),
+    [95, 147.25, 147.5],
+  )
+})
+
 test('catalogPage is one entry per content id', () => {
   const twice = [songs[0], { ...songs[0], path: '/elsewhere/y.mp3' }]
   assert.equal(catalogPage(twice, { offset: 0, limit: 10, sort: 'title', descending: false }).total, 1)

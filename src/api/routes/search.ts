@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream'
 import { z } from 'zod'
 import type { Directory } from '../../directory/directory.ts'
+import { CatalogSort } from '../../search/schema.ts'
 import type { Search, SearchQuery } from '../../search/search.ts'
 import type { SearchHit } from '../../search/session.ts'
 import { FeatureUnavailableError } from '../errors.ts'
@@ -120,10 +121,7 @@ export const searchRoutes = [
       return { ...summary, results: session.results() }
     },
   }),
-  httpRoute<
-    { peerId: string },
-    { offset?: number; limit?: number; sort?: 'title' | 'artist' | 'album'; desc?: boolean }
-  >({
+  httpRoute<{ peerId: string }, { offset?: number; limit?: number; sort?: CatalogSort; desc?: boolean }>({
     method: 'GET',
     url: '/api/peers/:peerId/catalog',
     schema: {
@@ -131,7 +129,7 @@ export const searchRoutes = [
       query: z.object({
         offset: z.coerce.number().int().min(0).optional(),
         limit: z.coerce.number().int().min(1).max(200).optional(),
-        sort: z.enum(['title', 'artist', 'album']).optional(),
+        sort: CatalogSort.optional(),
         desc: z
           .enum(['true', 'false'])
           .transform((v) => v === 'true')

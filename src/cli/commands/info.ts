@@ -2,7 +2,7 @@
 import type { Song } from '../../library/types.ts'
 import type { PeerRecord } from '../../net/peer-table.ts'
 import type { ApiClient } from '../api-client.ts'
-import { formatBytes, formatDuration, table } from '../output.ts'
+import { songTable, table } from '../output.ts'
 
 export async function statusCommand(api: ApiClient, json: boolean): Promise<void> {
   const status = await api.get<Record<string, unknown>>('/api/status')
@@ -46,15 +46,5 @@ export async function libraryCommand(
   const body = await api.get<{ songs: Song[] }>(path)
   if (json) return void console.log(JSON.stringify(body.songs, null, 2))
   if (body.songs.length === 0) return void console.log('no songs')
-  table([
-    ['TITLE', 'ARTIST', 'ALBUM', 'TIME', 'SIZE', 'ID'],
-    ...body.songs.map((s) => [
-      s.title,
-      s.artist,
-      s.album,
-      formatDuration(s.durationSec),
-      formatBytes(s.size),
-      s.cid,
-    ]),
-  ])
+  songTable(body.songs)
 }

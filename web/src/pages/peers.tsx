@@ -1,15 +1,24 @@
-/** Peers: every node this one has seen, whether it is connected, and the measured round-trip time. */
+/**
+ * Peers: every node this one has seen, whether it is connected, and the
+ * measured round-trip time. `#/peers/<peerId>` browses that peer's shared library.
+ */
 import { api } from '../api.ts'
 import { shortPeerId } from '../format.ts'
 import { useNodeEvent } from '../node-context.tsx'
 import type { PageProps } from '../pages.ts'
+import { catalogHref, PeerCatalog } from '../search/Catalog.tsx'
 import { usePolled } from '../use-polled.ts'
 
 const REFRESH_MS = 5_000
 
 const fetchPeers = (signal?: AbortSignal) => api.peers(signal)
 
-export function PeersPage(_props: PageProps) {
+export function PeersPage({ route, query }: PageProps) {
+  if (route[0] !== undefined) return <PeerCatalog peerId={route[0]} query={query} />
+  return <PeerList />
+}
+
+function PeerList() {
   // RTTs change without events; poll gently while the page is open.
   const { data, error, reload: load } = usePolled(fetchPeers, REFRESH_MS)
   const peers = data?.peers
@@ -46,6 +55,7 @@ export function PeersPage(_props: PageProps) {
                 <th className="num">RTT</th>
                 <th>Addresses</th>
                 <th>Found by</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -68,6 +78,11 @@ export function PeersPage(_props: PageProps) {
                     )}
                   </td>
                   <td>{peer.source ?? <span className="muted">–</span>}</td>
+                  <td>
+                    <a className="button small" href={catalogHref(peer.peerId)}>
+                      Browse library
+                    </a>
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -2,16 +2,21 @@
  * Network search: results stream in as peers answer (Server-Sent Events from
  * GET /api/search/stream), grouped by song with how many peers have it and
  * the fastest one's round-trip time; one click downloads a song from all of
- * them or queues it in the party. Below: public parties from the directory,
- * and whether this node is reachable from outside.
+ * them, queues it in the party, or browses a provider's library. "Filters"
+ * narrows by title/artist/album and length. Below: public parties from the
+ * directory, and whether this node is reachable from outside.
  */
 import { type FormEvent, useEffect, useRef, useState } from 'react'
 import type { PublicParty } from '../../../src/directory/party-table.ts'
+import { searchParams } from '../../../src/search/query-params.ts'
 import type { SearchResult } from '../../../src/search/rank.ts'
 import type { Reachability } from '../../../src/search/reachability.ts'
 import { api, apiToken } from '../api.ts'
 import { formatBytes, formatDuration, shortPeerId } from '../format.ts'
 import type { PageProps } from '../pages.ts'
+import { catalogHref } from './Catalog.tsx'
+import { hasTerms, SearchFilters, type SearchFilterValues, toQuery } from './SearchFilters.tsx'
+import { downloadSong, queueInParty } from './song-actions.ts'
 
 type Phase = 'idle' | 'searching' | 'done'
 
@@ -20,8 +25,40 @@ function bestRtt(result: SearchResult): string {
   return rtt === undefined ? '…' : `${rtt.toFixed(0)} ms`
 }
 
+/** "Browse library" for one provider, or a short list to pick from when several have the song. */
+function BrowseProviders({ result }: { result: SearchResult }) {
+  const [only] = result.providers
+  if (result.providers.length === 1)
+    return (
+      <a className="browse-link" href={catalogHref(only.peerId)} title={`Browse ${only.peerId}'s library`}>
+        Browse library
+      </a>
+    )
+  return (
+    <details className="browse-providers">
+      <summary>Browse library</summary>
+      <ul>
+        {result.providers.map((p) => (
+          <li key={p.peerId}>
+            <a href={catalogHref(p.peerId)} title={p.peerId}>
+              {shortPeerId(p.peerId)}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </details>
+  )
+}
+
 export function SearchPage({ query }: PageProps) {
   const [text, setText] = useState(query.get('q') ?? '')
+  const [filters, setFilters] = useState<SearchFilterValues>(() => ({
+    title: query.get('title') ?? '',
+    artist: query.get('artist') ?? '',
+    album: query.get('album') ?? '',
+    minLength: '',
+    maxLength: '',
+  }))
   const [ttl, setTtl] = useState(4)
   const [phase, setPhase] = useState<Phase>('idle')
   const [results, setResults] = useState<SearchResult[]>([])
@@ -51,15 +88,20 @@ export function SearchPage({ query }: PageProps) {
     }
   }, [])
 
+  const { query: asked, problem } = toQuery(text, filters)
+  const canSearch = problem === undefined && hasTerms(asked)
+
   const start = (event: FormEvent) => {
     event.preventDefault()
     source.current?.close()
-    if (text.trim() === '') return
+    if (!canSearch) return
     setResults([])
     setFirstMs(undefined)
     setError(undefined)
     setPhase('searching')
-    const params = new URLSearchParams({ q: text.trim(), ttl: String(ttl), token: apiToken() ?? '' })
+    const params = searchParams(asked)
+    params.set('ttl', String(ttl))
+    params.set('token', apiToken() ?? '')
     const es = new EventSource(`/api/search/stream?${params}`)
     source.current = es
     // Groups by content id, kept in arrival order until the final ranking arrives.
@@ -89,36 +131,13 @@ export function SearchPage({ query }: PageProps) {
     }
   }
 
-  const download = (result: SearchResult) => {
-    api
-      .post('/api/downloads', {
-        cid: result.cid,
-        providers: result.providers.map((p) => p.peerId).slice(0, 32),
-      })
-      .then(
-        () => setNotice(`Downloading “${result.title}” from ${result.providers.length} peer(s)`),
-        (err: Error) => setNotice(`Download failed: ${err.message}`),
-      )
-  }
+  const download = (result: SearchResult) =>
+    void downloadSong(
+      result,
+      result.providers.map((p) => p.peerId),
+    ).then(setNotice)
 
-  const queue = (result: SearchResult) => {
-    api
-      .post('/api/party/commands', {
-        command: {
-          type: 'enqueue',
-          song: {
-            cid: result.cid,
-            title: result.title,
-            artist: result.artist,
-            durationSec: Math.max(1, result.durationSec),
-          },
-        },
-      })
-      .then(
-        () => setNotice(`Queued “${result.title}” in the party`),
-        (err: Error) => setNotice(`Could not queue: ${err.message}`),
-      )
-  }
+  const queue = (result: SearchResult) => void queueInParty(result).then(setNotice)
 
   return (
     <section className="page">
@@ -132,7 +151,7 @@ export function SearchPage({ query }: PageProps) {
             {phase === 'done' && `${results.length} ${results.length === 1 ? 'song' : 'songs'} found`}
           </p>
         </div>
-        <form className="toolbar" onSubmit={start}>
+        <form className="toolbar" id="search-form" onSubmit={start}>
           <input
             type="search"
             className="filter"
@@ -151,11 +170,12 @@ export function SearchPage({ query }: PageProps) {
               ))}
             </select>
           </label>
-          <button type="submit" disabled={text.trim() === ''}>
+          <button type="submit" disabled={!canSearch}>
             Search
           </button>
         </form>
       </header>
+      <SearchFilters form="search-form" values={filters} onChange={setFilters} problem={problem} />
       {error !== undefined && <p className="error">{error}</p>}
       {notice !== undefined && <p className="notice">{notice}</p>}
       {results.length > 0 && (
@@ -194,7 +214,8 @@ export function SearchPage({ query }: PageProps) {
                   </button>{' '}
                   <button type="button" onClick={() => queue(r)}>
                     Queue in party
-                  </button>
+                  </button>{' '}
+                  <BrowseProviders result={r} />
                 </td>
               </tr>
             ))}
