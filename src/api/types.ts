@@ -5,6 +5,7 @@
  */
 import type { Library, LibraryEvents } from '../library/types.ts'
 import type { PartyService, PartyStatus } from '../party/service.ts'
+import type { ShareFolder } from '../search/share.ts'
 import type { DownloadInfo, Swarm } from '../swarm/types.ts'
 
 /** Bytes of a song by content id. The library serves them from disk; the swarm, later, as pieces arrive. */
@@ -26,6 +27,8 @@ export interface NodeStatus {
   songs: number
   rejected: number
   libraries: string[]
+  /** Who may see each folder's songs (`--share`); the longest matching folder wins. */
+  shares?: ShareFolder[]
 }
 
 export type PeerSource = 'mdns' | 'bootstrap' | 'dht' | 'party' | 'manual' | (string & {})

@@ -8,6 +8,7 @@ import { homedir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isInside, type ShareFolder, ShareScope } from '../search/share.ts'
 import { TuttiError } from '../shared/errors.ts'
 
 export class UsageError extends TuttiError {
@@ -19,6 +20,8 @@ export class UsageError extends TuttiError {
 export interface NodeConfig {
   /** Music folders; empty means "use the generated demo library". */
   libraries: string[]
+  /** Who may see the songs in a folder (`--share DIR=SCOPE`); folders no rule names are shared with everyone. */
+  shares: ShareFolder[]
   dataDir: string
   configDir: string
   apiPort: number
@@ -45,6 +48,13 @@ export const NODE_FLAGS = [
     kind: 'list',
     arg: 'DIR',
     help: 'music folder to share (repeatable; env: path-list)',
+  },
+  {
+    flag: 'share',
+    env: 'TUTTI_SHARE',
+    kind: 'list',
+    arg: 'DIR=everyone|party|nobody',
+    help: 'who sees a library folder (or a folder inside one) (repeatable; env: path-list; default everyone)',
   },
   {
     flag: 'data',
@@ -149,6 +159,23 @@ function parseMultiaddr(text: string, source: string): string {
   }
 }
 
+/**
+ * `DIR=SCOPE`, split at the last `=` (a folder name may hold one). DIR must be
+ * a library folder or inside one (or inside the data directory: the demo
+ * library, downloads): a typo must not silently leave a private folder shared.
+ */
+function parseShare(text: string, libraries: string[], dataDir: string): ShareFolder {
+  const at = text.lastIndexOf('=')
+  const scope = ShareScope.safeParse(text.slice(at + 1))
+  if (at <= 0 || !scope.success)
+    throw new UsageError(`--share: expected DIR=everyone|party|nobody, got ${text}`)
+  const path = resolve(text.slice(0, at))
+  const roots = libraries.length > 0 ? [...libraries, dataDir] : [dataDir]
+  if (!roots.some((root) => isInside(root, path)))
+    throw new UsageError(`--share: ${path} is not a --library folder or inside one`)
+  return { path, scope: scope.data }
+}
+
 function truthy(value: string | undefined): boolean {
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false'
 }
@@ -180,8 +207,17 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
   const output = str('output', 'TUTTI_OUTPUT') ?? 'none'
   if (!/^(none|wav:.+|pipe:.+)$/.test(output))
     throw new UsageError(`--output: expected none, wav:FILE or pipe:CMD, got ${output}`)
+  const libraries = list('library', 'TUTTI_LIBRARY', delimiter).map((p) => resolve(p))
   return {
-    libraries: list('library', 'TUTTI_LIBRARY', delimiter).map((p) => resolve(p)),
+    libraries,
+    // The last rule for a folder wins.
+    shares: [
+      ...new Map(
+        list('share', 'TUTTI_SHARE', delimiter)
+          .map((s) => parseShare(s, libraries, dataDir))
+          .map((rule) => [rule.path, rule]),
+      ).values(),
+    ],
     dataDir,
     configDir: xdg.configDir,
     apiPort: portText === undefined ? DEFAULT_API_PORT : parsePort(portText, '--api-port'),

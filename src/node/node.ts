@@ -15,11 +15,12 @@ import { loadOrCreateIdentity } from '../net/identity.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../net/libp2p.ts'
 import { PeerTable } from '../net/peer-table.ts'
 import { keepRelayReservation } from '../net/relay-reservations.ts'
-import { createPartyService } from '../party/service.ts'
+import { createPartyService, type PartyService } from '../party/service.ts'
 import { createPartySongLoader } from '../party/song-loader.ts'
 import { speakerTokenAllows } from '../party/speaker-token.ts'
 import { createHeadlessPlayer, decodeAudioFile } from '../playback/index.ts'
 import { createPeerCache, createSearch } from '../search/index.ts'
+import { mayShare, nodeShareSettings, shareScopeCheck } from '../search/share.ts'
 import { type Clock, monotonicClock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
 import { createSwarm } from '../swarm/index.ts'
@@ -117,7 +118,25 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
     await lib.start()
     teardown.push(() => lib.stop())
 
-    const swarm = createSwarm({ dataDir: config.dataDir }, { libp2p: node, library: lib, clock })
+    // One share rule for search, catalog and swarm; party membership is asked of the party service, made later.
+    const downloadDir = join(config.dataDir, 'music')
+    const shares = nodeShareSettings(folders, downloadDir, config.shares)
+    let partyService: PartyService | undefined
+    const isPartyMember = (peerId: string): boolean => partyService?.isMember(peerId) === true
+    const shareScope = shareScopeCheck(shares, isPartyMember)
+
+    const swarm = createSwarm(
+      { dataDir: config.dataDir, downloadDir },
+      {
+        libp2p: node,
+        library: lib,
+        clock,
+        sharing: {
+          mayServe: (peerId, path) => mayShare(shares, path, isPartyMember(peerId)),
+          announce: (path) => mayShare(shares, path, false),
+        },
+      },
+    )
     await swarm.start()
     teardown.push(() => swarm.stop())
 
@@ -128,7 +147,7 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
 
     const search = createSearch(
       {},
-      { libp2p: node, library: lib, clock, load: () => swarm.load(), rtt: (id) => peers.rtt(id) },
+      { libp2p: node, library: lib, clock, load: () => swarm.load(), rtt: (id) => peers.rtt(id), shareScope },
     )
     await search.start()
     teardown.push(() => search.stop())
@@ -141,6 +160,7 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
       { dataDir: config.dataDir, displayName: config.displayName ?? hostname() },
       { libp2p: node, clock, privateKey, library: lib, swarm, directory },
     )
+    partyService = party
     await party.start()
     teardown.push(() => party.stop())
     party.on('party:update', (status) => events.emit('party:update', status))
@@ -188,6 +208,7 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
           songs: lib.list().length,
           rejected: lib.rejected().length,
           libraries: folders,
+          shares: shares.folders,
         }),
         peers: () => peers.list(),
       },

@@ -193,6 +193,8 @@ export interface PartyService {
   partyTimeOf(localMs: number): number
   /** Peer ids to fetch party songs from first: the other members. */
   songProviders(): string[]
+  /** Is `peerId` an admitted member of the party this node is in (per its replica of the log)? */
+  isMember(peerId: string): boolean
   /** Sets (or replaces, or removes) the player driven by the timeline — the player needs the party clock, so it is often made after the service. */
   attachPlayer(player: PartyPlayer | undefined): void
   /** Public parties from the directory; `nearby` when the host is connected over a LAN address. */
@@ -881,6 +883,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       if (state === undefined) return session === undefined ? [] : [session.invite.hostPeerId]
       return state.members.map((m) => m.peerId).filter((p) => p !== self)
     },
+    isMember: (peerId) => replica()?.state.members.some((m) => m.peerId === peerId) === true,
 
     async start() {
       if (started) return

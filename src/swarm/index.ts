@@ -2,7 +2,7 @@
 
 export * from './errors.ts'
 export { SWARM_PROTOCOL } from './schema.ts'
-export { createSwarm, type SwarmComponents, type SwarmInit } from './swarm.ts'
+export { createSwarm, type SwarmComponents, type SwarmInit, type SwarmSharing } from './swarm.ts'
 export type {
   DownloadInfo,
   DownloadOptions,

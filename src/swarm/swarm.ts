@@ -58,6 +58,18 @@ export interface SwarmComponents {
   libp2p: TuttiLibp2p
   library: Library
   clock: Clock
+  /**
+   * Share settings, by file path (the node wires `mayShare` from src/search/share.ts).
+   * Default: every song to anyone. Partial downloads ask with a path in the download folder.
+   */
+  sharing?: SwarmSharing
+}
+
+export interface SwarmSharing {
+  /** May `peerId` fetch the song at `path`? A refused peer is answered as if we did not have it. */
+  mayServe(peerId: string, path: string): boolean
+  /** Is the song at `path` announced in the DHT (shared with everyone)? */
+  announce(path: string): boolean
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -77,6 +89,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm {
   const { libp2p, library, clock } = components
+  const sharing = components.sharing ?? { mayServe: () => true, announce: () => true }
+  const downloadDir = init.downloadDir ?? join(init.dataDir, 'music')
+  /** Where a partial download will land: its share scope is that of the download folder. */
+  const partialPath = (cid: string): string => join(downloadDir, cid)
   const events = new TypedEmitter<SwarmEvents>()
   const downloads = new Map<string, Download>()
   const requests = { inFlight: 0, max: init.maxRequests ?? 256 }
@@ -94,7 +110,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     clock,
     bucket: uploadBucket,
     slots: () => init.uploadSlots ?? 4,
-    lookup: async (cid) => servedSong(cid),
+    lookup: async (cid, peer) => servedSong(cid, peer),
     isBanned: (peer, cid) =>
       (cid === undefined ? bans?.isBanned(peer) : bans?.isBannedFor(peer, cid)) === true,
     rateFromPeer: (peer) => {
@@ -160,9 +176,11 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     return buf
   }
 
-  async function servedSong(cid: string): Promise<ServedSong | undefined> {
+  async function servedSong(cid: string, peer: string): Promise<ServedSong | undefined> {
     const song = library.get(cid)
     const manifest = library.manifest(cid)
+    // The library's one path for a cid decides (another copy elsewhere is not consulted).
+    if (song !== undefined && !sharing.mayServe(peer, song.path)) return
     if (song !== undefined && manifest !== undefined) {
       const pieces = Math.ceil(manifest.size / manifest.pieceSize)
       return {
@@ -176,6 +194,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     const d = downloads.get(cid)
     const store = d?.store
     if (
+      !sharing.mayServe(peer, partialPath(cid)) ||
       d === undefined ||
       store === undefined ||
       d.manifest === undefined ||
@@ -224,9 +243,12 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     return out
   }
 
-  /** Announce `cid` in the DHT; retried with backoff while nobody is there to hold the record yet. */
-  function provide(cid: string, attempt = 0): void {
-    if (!useDht || !running || (attempt === 0 && provided.has(cid))) return
+  /**
+   * Announce `cid` (a song at `path`) in the DHT, when it is shared with
+   * everyone; retried with backoff while nobody is there to hold the record yet.
+   */
+  function provide(cid: string, path: string, attempt = 0): void {
+    if (!useDht || !running || (attempt === 0 && (provided.has(cid) || !sharing.announce(path)))) return
     provided.add(cid)
     libp2p.contentRouting
       .provide(CID.parse(cid), { signal: AbortSignal.any([lifetime.signal, AbortSignal.timeout(60_000)]) })
@@ -234,7 +256,10 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       .catch((err: Error) => {
         logger('providing %s failed: %s', cid, err.message)
         if (!running) return
-        const timer = setTimeout(() => provide(cid, attempt + 1), Math.min(60_000, 2_000 * 2 ** attempt))
+        const timer = setTimeout(
+          () => provide(cid, path, attempt + 1),
+          Math.min(60_000, 2_000 * 2 ** attempt),
+        )
         timer.unref()
         lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
       })
@@ -257,7 +282,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       clock,
       library,
       dataDir: init.dataDir,
-      downloadDir: init.downloadDir ?? join(init.dataDir, 'music'),
+      downloadDir,
       bans,
       downloadBucket,
       maxPeers: init.maxPeers ?? 20,
@@ -267,7 +292,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       emit: (type, payload) => events.emit(type, payload),
       onPiece: (c, piece) => {
         uploads.announceHave(c, piece)
-        provide(c)
+        provide(c, partialPath(c))
       },
       findProviders,
       sleep,
@@ -371,8 +396,8 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       )
       const timer = setInterval(() => uploads.rechoke(true), RECHOKE_INTERVAL_MS)
       lifetime.signal.addEventListener('abort', () => clearInterval(timer))
-      for (const song of library.list()) provide(song.cid)
-      unsubscribe = library.on('song:added', (s) => provide(s.cid))
+      for (const song of library.list()) provide(song.cid, song.path)
+      unsubscribe = library.on('song:added', (s) => provide(s.cid, s.path))
       for (const stored of await listStoredDownloads(init.dataDir)) {
         if (downloads.has(stored.cid)) continue
         const d = newDownload(stored.cid)

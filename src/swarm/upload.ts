@@ -54,7 +54,8 @@ export interface UploadDeps {
   clock: Clock
   bucket: TokenBucket
   slots: () => number
-  lookup(cid: string): Promise<ServedSong | undefined>
+  /** The song as `peer` may have it; undefined (answered `unknown`) when we lack it or may not share it. */
+  lookup(cid: string, peer: string): Promise<ServedSong | undefined>
   isBanned(peer: string, cid?: string): boolean
   /** Bytes/s this peer delivers to us (for tit-for-tat). */
   rateFromPeer(peer: string): number
@@ -137,7 +138,7 @@ export class Uploads {
       const hello = await session.wire.read({ signal: AbortSignal.timeout(30_000) })
       if (hello === undefined) return
       if (hello.t !== 'hello') throw new WireError(`expected hello, got ${hello.t}`)
-      const song = this.#deps.slots() > 0 ? await this.#deps.lookup(hello.cid) : undefined
+      const song = this.#deps.slots() > 0 ? await this.#deps.lookup(hello.cid, peer) : undefined
       if (song === undefined || this.#deps.isBanned(peer, hello.cid)) {
         session.wire.send({ t: 'unknown' })
         await session.wire.close()

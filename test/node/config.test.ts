@@ -17,6 +17,7 @@ test('defaults: XDG data and config directories, port 7707, mDNS on, demo librar
   assert.equal(c.output, 'none')
   assert.equal(c.relayClient, true, 'a node behind NAT takes relay reservations by default')
   assert.deepEqual(c.announce, [])
+  assert.deepEqual(c.shares, [], 'no rules: everything shared with everyone')
   const xdg = parseNodeConfig([], { ...HOME, XDG_DATA_HOME: '/data', XDG_CONFIG_HOME: '/conf' })
   assert.equal(xdg.dataDir, '/data/tutti')
   assert.equal(xdg.configDir, '/conf/tutti')
@@ -37,6 +38,7 @@ test('every flag has an environment twin', () => {
     TUTTI_NAME: 'Ada',
     TUTTI_ANNOUNCE: '/ip4/203.0.113.7/tcp/4001',
     TUTTI_NO_RELAY_CLIENT: '1',
+    TUTTI_SHARE: ['/music/a/private=nobody', '/music/b=party'].join(delimiter),
   })
   assert.deepEqual(c.libraries, ['/music/a', '/music/b'])
   assert.equal(c.dataDir, '/srv/tutti')
@@ -50,6 +52,10 @@ test('every flag has an environment twin', () => {
   assert.equal(c.displayName, 'Ada')
   assert.deepEqual(c.announce, ['/ip4/203.0.113.7/tcp/4001'])
   assert.equal(c.relayClient, false)
+  assert.deepEqual(c.shares, [
+    { path: '/music/a/private', scope: 'nobody' },
+    { path: '/music/b', scope: 'party' },
+  ])
 })
 
 test('flags win over the environment; repeatable flags collect', () => {
@@ -96,4 +102,42 @@ test('bad input is a UsageError that says what is wrong', () => {
     (e: unknown) => e instanceof UsageError && /--output/.test(e.message),
   )
   assert.throws(() => parseNodeConfig([], { ...HOME, TUTTI_API_PORT: '-1' }), UsageError)
+})
+
+test('--share DIR=SCOPE: inside a library (or the data dir), paths resolved, the last rule for a folder wins', () => {
+  const c = parseNodeConfig(
+    [
+      '--library',
+      '/music',
+      '--share',
+      '/music/demos/=party',
+      '--share',
+      '/music/a=b=nobody',
+      '--share',
+      '/music/demos=nobody',
+      '--share',
+      '/data/music=party',
+      '--data',
+      '/data',
+    ],
+    { ...HOME, TUTTI_SHARE: '/music=nobody' },
+  )
+  assert.deepEqual(c.shares, [
+    { path: '/music/demos', scope: 'nobody' },
+    { path: '/music/a=b', scope: 'nobody' },
+    { path: '/data/music', scope: 'party' },
+  ])
+  // Demo library (no --library): it lives in the data directory.
+  assert.deepEqual(parseNodeConfig(['--data', '/d', '--share', '/d/demo-library=nobody'], HOME).shares, [
+    { path: '/d/demo-library', scope: 'nobody' },
+  ])
+  const usage = (args: string[], pattern: RegExp) =>
+    assert.throws(
+      () => parseNodeConfig(['--library', '/music', ...args], HOME),
+      (e: unknown) => e instanceof UsageError && pattern.test(e.message),
+    )
+  usage(['--share', '/music/x=friends'], /DIR=everyone\|party\|nobody/)
+  usage(['--share', '/music/x'], /DIR=everyone\|party\|nobody/)
+  usage(['--share', '=nobody'], /DIR=everyone\|party\|nobody/)
+  usage(['--share', '/musik/private=nobody'], /not a --library folder/)
 })

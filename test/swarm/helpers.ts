@@ -8,7 +8,7 @@ import type { Library, LibraryEvents, Song } from '../../src/library/types.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
 import { monotonicClock } from '../../src/shared/clock.ts'
 import { TypedEmitter } from '../../src/shared/events.ts'
-import { createSwarm, type Swarm, type SwarmInit } from '../../src/swarm/index.ts'
+import { createSwarm, type Swarm, type SwarmInit, type SwarmSharing } from '../../src/swarm/index.ts'
 
 export interface TestSong {
   cid: string
@@ -88,7 +88,7 @@ export interface TestNode {
 }
 
 export async function startNode(
-  options: { dataDir?: string; songs?: TestSong[]; swarm?: Partial<SwarmInit> } = {},
+  options: { dataDir?: string; songs?: TestSong[]; swarm?: Partial<SwarmInit>; sharing?: SwarmSharing } = {},
 ): Promise<TestNode> {
   const dataDir = options.dataDir ?? (await tempDir('node'))
   const libp2p = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
@@ -96,7 +96,7 @@ export async function startNode(
   for (const s of options.songs ?? []) library.add(s.path, s.cid, s.manifest)
   const swarm = createSwarm(
     { dataDir, dht: false, ...options.swarm },
-    { libp2p, library, clock: monotonicClock },
+    { libp2p, library, clock: monotonicClock, sharing: options.sharing },
   )
   await swarm.start()
   return {

@@ -9,9 +9,16 @@ export async function statusCommand(api: ApiClient, json: boolean): Promise<void
   if (json) return void console.log(JSON.stringify(status, null, 2))
   for (const [key, value] of Object.entries(status)) {
     console.log(
-      `${key.padEnd(14)} ${Array.isArray(value) ? value.join('\n'.padEnd(16)) : typeof value === 'object' ? JSON.stringify(value) : String(value)}`,
+      `${key.padEnd(14)} ${Array.isArray(value) ? value.map(listItem).join('\n'.padEnd(16)) : typeof value === 'object' ? JSON.stringify(value) : String(value)}`,
     )
   }
+}
+
+/** One line of a status list: share rules as `scope  folder`, anything else as is. */
+function listItem(item: unknown): string {
+  if (typeof item !== 'object' || item === null) return String(item)
+  if ('scope' in item && 'path' in item) return `${String(item.scope).padEnd(9)} ${String(item.path)}`
+  return JSON.stringify(item)
 }
 
 export async function peersCommand(api: ApiClient, json: boolean): Promise<void> {
