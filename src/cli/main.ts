@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util'
 import { type NodeConfig, nodeFlagsHelp, parseNodeConfig, UsageError, xdgDirs } from '../node/config.ts'
+import { configFilePath, environmentWithConfigFile } from '../node/config-file.ts'
 import { BROWSE_FLAGS, browseCommand, parseBrowseArgs } from '../search/cli-browse.ts'
 import { parseSearchArgs, SEARCH_FLAGS, searchCommand } from '../search/cli-search.ts'
 import { TuttiError } from '../shared/errors.ts'
@@ -38,6 +39,9 @@ Options of start:
 ${nodeFlagsHelp()}
 
 Every command accepts --data DIR [TUTTI_DATA] to choose the node (default ${xdgDirs(process.env).dataDir}).
+Settings may also live in ${configFilePath(process.env)} [TUTTI_CONFIG]: a JSON object
+keyed by the flag names above, e.g. {"library": ["~/Music"], "no-mdns": true}.
+Flags win over the environment, the environment over the config file.
 `
 
 type Command = (args: string[]) => Promise<void>
@@ -63,14 +67,14 @@ function clientArgs(args: string[], extra: Record<string, { readonly type: 'stri
 async function client(values: { data?: string | boolean }): Promise<ApiClient> {
   const dataDir = parseNodeConfig(
     typeof values.data === 'string' ? ['--data', values.data] : [],
-    process.env,
+    environmentWithConfigFile(process.env),
   ).dataDir
   return connectToNode(dataDir)
 }
 
 const commands: Record<string, Command> = {
   start: async (args) => {
-    const config: NodeConfig = parseNodeConfig(args, process.env)
+    const config: NodeConfig = parseNodeConfig(args, environmentWithConfigFile(process.env))
     await startCommand(config)
   },
   status: async (args) => {

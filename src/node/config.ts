@@ -40,7 +40,7 @@ export interface NodeConfig {
 
 export const DEFAULT_API_PORT = 7707
 
-/** One row per flag: the CLI reference in the README and `--help` are generated from this table. */
+/** One row per flag: `--help` and the config file's keys come from this table; a test checks the README names every flag. */
 export const NODE_FLAGS = [
   {
     flag: 'library',
