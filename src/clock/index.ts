@@ -1,10 +1,4 @@
-/** Party clock: the pure estimator, the `/tutti/clock/1.0.0` protocol and the client that follows a reference. */
-export {
-  type ClockSync,
-  type ClockSyncComponents,
-  type ClockSyncInit,
-  createClockSync,
-} from './clock-sync.ts'
+/** Party clock: the pure estimator and the `/tutti/clock/1.0.0` protocol (server: protocol.ts, client: exchange.ts). */
 export { ClockExchangeError } from './errors.ts'
 export {
   type ClockEstimate,
@@ -12,4 +6,5 @@ export {
   type ClockEstimatorOptions,
   type ClockSample,
 } from './estimator.ts'
+export { type ClockExchangeInit, runClockExchanges } from './exchange.ts'
 export { CLOCK_PROTOCOL, handleClockProtocol, serveClockStream } from './protocol.ts'

@@ -2,14 +2,18 @@
  * The member side of `/tutti/party/1.0.0`: one stream to the host. Says
  * hello with the invite secret, keeps a replica of the party from the
  * host's snapshot + committed entries, signs and submits commands, and runs
- * 1 s heartbeats that double as NTP-style clock samples (party time = the
- * host's clock, estimated by src/clock's estimator). If the host falls
- * silent the member reports it suspected, then reconnects and resyncs.
+ * 1 s heartbeats. Party time (the host's clock, estimated by src/clock's
+ * estimator) comes from `/tutti/clock/1.0.0` exchanges on a stream of their
+ * own — every 50 ms while young or unsure, then one per heartbeat — and from
+ * the heartbeats' own timestamps; a host that does not serve the clock
+ * protocol is sampled by fast pings instead. If the host falls silent the
+ * member reports it suspected, then reconnects and resyncs.
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ClockEstimator } from '../clock/estimator.ts'
+import { runClockExchanges } from '../clock/exchange.ts'
 import { FramedStream } from '../net/framed.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
 import type { Clock } from '../shared/clock.ts'
@@ -83,6 +87,7 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
   #clockSamples = 0
   #connectedAt = 0
   #fastPing: ReturnType<typeof setInterval> | undefined
+  #clockExchange: AbortController | undefined
   #framed: Framed | undefined
   #replica: PartyReplica | undefined
   #stats: MemberStat[] = []
@@ -248,17 +253,8 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
       haveIndex: this.#replica?.index,
     })
     void this.#readLoop(framed)
-    // Fast clock samples (every 50 ms) for the first seconds and until party time is trustworthy; then the 1 s heartbeat carries on.
     this.#connectedAt = this.#clock.now()
-    if (this.#fastPing !== undefined) clearInterval(this.#fastPing)
-    this.#fastPing = setInterval(() => {
-      // Keep sampling fast for the first 10 s too: more candidates per bucket, so the
-      // min-delay filter finds a quiet moment even on a loaded machine or network.
-      const young = this.#clock.now() - this.#connectedAt < FAST_SAMPLING_MS
-      if (this.#framed === framed && (young || !this.clockReady())) return this.#ping()
-      clearInterval(this.#fastPing)
-      this.#fastPing = undefined
-    }, 50)
+    this.#startClockExchange(framed)
     this.#ping()
     const onAbort = () => this.#welcomed?.reject(new HostUnreachableError('join aborted'))
     options?.signal?.addEventListener('abort', onAbort, { once: true })
@@ -267,6 +263,51 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     } finally {
       options?.signal?.removeEventListener('abort', onAbort)
     }
+  }
+
+  /**
+   * Fast clock samples (every 50 ms) for the first seconds and until party
+   * time is trustworthy — more candidates per bucket, so the min-delay filter
+   * finds a quiet moment even on a loaded machine — then one per heartbeat.
+   */
+  #sampleDelayMs(): number {
+    const young = this.#clock.now() - this.#connectedAt < FAST_SAMPLING_MS
+    return young || !this.clockReady() ? 50 : this.#init.heartbeatMs
+  }
+
+  #startClockExchange(framed: Framed): void {
+    this.#clockExchange?.abort()
+    const controller = new AbortController()
+    this.#clockExchange = controller
+    if (this.#fastPing !== undefined) clearInterval(this.#fastPing)
+    this.#fastPing = undefined
+    runClockExchanges(
+      { libp2p: this.#libp2p, clock: this.#clock },
+      {
+        reference: peerIdFromString(this.#init.invite.hostPeerId),
+        signal: controller.signal,
+        nextDelayMs: () => this.#sampleDelayMs(),
+      },
+      (sample) => this.#addClockSample(sample),
+    ).catch((err: Error) => {
+      if (controller.signal.aborted || this.#framed !== framed) return
+      // No clock stream (an older host, or it failed): sample by pings on the session instead.
+      logger('clock exchange failed, sampling by pings: %s', err.message)
+      this.#fastPing = setInterval(() => {
+        if (this.#framed === framed && this.#sampleDelayMs() < this.#init.heartbeatMs) return this.#ping()
+        clearInterval(this.#fastPing)
+        this.#fastPing = undefined
+      }, 50)
+    })
+  }
+
+  #addClockSample(sample: { t0: number; t1: number; t2: number; t3: number }): void {
+    if (this.#estimator.addSample(sample)) this.#clockSamples++
+    logger(
+      'clock sample: delay %s ms, offset %s ms',
+      (sample.t3 - sample.t0).toFixed(2),
+      this.#estimator.estimate()?.offsetMs.toFixed(2),
+    )
   }
 
   async #dialHost(options?: { signal?: AbortSignal }) {
@@ -349,17 +390,9 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
         void this.#write({ type: 'pong', id: message.id, t0: message.t0, t1: now, t2: now }).catch(() => {})
         return
       }
-      case 'pong': {
-        const t3 = this.#clock.now()
-        if (this.#estimator.addSample({ t0: message.t0, t1: message.t1, t2: message.t2, t3 }))
-          this.#clockSamples++
-        logger(
-          'clock sample: delay %s ms, offset %s ms',
-          (t3 - message.t0).toFixed(2),
-          this.#estimator.estimate()?.offsetMs.toFixed(2),
-        )
+      case 'pong':
+        this.#addClockSample({ t0: message.t0, t1: message.t1, t2: message.t2, t3: this.#clock.now() })
         return
-      }
       case 'members':
         this.#stats = message.stats
         this.emit('stats', message.stats)
@@ -418,6 +451,8 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     this.#timer = undefined
     if (this.#fastPing !== undefined) clearInterval(this.#fastPing)
     this.#fastPing = undefined
+    this.#clockExchange?.abort()
+    this.#clockExchange = undefined
     const framed = this.#framed
     this.#framed = undefined
     void framed?.close()

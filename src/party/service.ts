@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import type { Connection, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { handleClockProtocol } from '../clock/protocol.ts'
 import type { PartyAdvert, PublicParty } from '../directory/index.ts'
 import type { Library } from '../library/types.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
@@ -283,6 +284,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   const partyTime = (): number => partyTimeOf(clock.now())
   /** The clock a leading node stamps and serves: party time. */
   const partyClock: Clock = { now: () => partyTime() }
+  let stopClockServer: (() => Promise<void>) | undefined
 
   function clockReady(): boolean {
     const s = session
@@ -892,6 +894,8 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         maxInboundStreams: 64,
         runOnLimitedConnection: true,
       })
+      // Members sample party time here while this node hosts (after a failover: the old host's clock, continued).
+      stopClockServer = await handleClockProtocol(libp2p, partyClock)
       void resume()
     },
 
@@ -902,6 +906,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         await session.member.leave().catch(() => {})
       await closeSession('node stopped')
       await libp2p.unhandle(PARTY_PROTOCOL).catch(() => {})
+      await stopClockServer?.()
     },
 
     async create(options) {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import { after, type TestContext, test } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createClockSync } from '../../src/clock/clock-sync.ts'
+import { ClockEstimator } from '../../src/clock/estimator.ts'
+import { runClockExchanges } from '../../src/clock/exchange.ts'
 import { handleClockProtocol } from '../../src/clock/protocol.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
 import { type Clock, monotonicClock } from '../../src/shared/clock.ts'
@@ -72,16 +73,19 @@ async function errorThroughRelay(forwardMs: () => number, backwardMs: () => numb
   const hostPort = Number(/\/tcp\/(\d+)/.exec(host.getMultiaddrs()[0].toString())?.[1])
   const relayPort = await delayingRelay(hostPort, forwardMs, backwardMs)
   await member.dial(multiaddr(`/ip4/127.0.0.1/tcp/${relayPort}/p2p/${host.peerId}`))
-  const sync = createClockSync(
-    { reference: host.peerId, intervalMs: 100, stableIntervalMs: 100, estimator: { bucketMs: 200 } },
+  const estimator = new ClockEstimator({ bucketMs: 200 })
+  const controller = new AbortController()
+  const running = runClockExchanges(
     { libp2p: member, clock: monotonicClock },
+    { reference: host.peerId, signal: controller.signal, nextDelayMs: () => 100 },
+    (sample) => estimator.addSample(sample),
   )
-  sync.start()
   await new Promise((resolve) => setTimeout(resolve, 5000))
   const local = monotonicClock.now()
-  const errorMs = sync.toParty(local) - (local - 31_415.9265 + 150e-6 * (local - origin))
-  const uncertaintyMs = sync.estimate()?.uncertaintyMs as number
-  await sync.stop()
+  const errorMs = estimator.toReference(local) - (local - 31_415.9265 + 150e-6 * (local - origin))
+  const uncertaintyMs = estimator.estimate(local)?.uncertaintyMs as number
+  controller.abort()
+  await running
   const late = relayLateness.filter((ms) => ms > 1).length / Math.max(1, relayLateness.length)
   return { errorMs, uncertaintyMs, relayOnTime: late < 0.1, late }
 }
