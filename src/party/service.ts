@@ -1098,10 +1098,19 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   }
 }
 
-/** Latest effective party time among the recent committed entries (the old host may have stamped ahead). */
+/**
+ * Latest effective party time already in the log, for a node taking over
+ * (the old host may have stamped ahead): the recent committed entries, the
+ * committed timeline's anchor (all that is left after a snapshot), and the
+ * uncommitted tail — the old host's proposals this node is about to commit,
+ * which a new stamp must not precede.
+ */
 function lastEffective(partyLog: RaftPartyLog): number {
   const recent = partyLog.entriesAfter(Math.max(0, partyLog.commitIndex - 64)) ?? []
-  return Math.max(Number.NEGATIVE_INFINITY, ...recent.map((c) => c.entry.effectivePartyTime))
+  let latest = partyLog.state.timeline.anchorPartyTime
+  for (const c of recent) latest = Math.max(latest, c.entry.effectivePartyTime)
+  for (const e of partyLog.unappliedEntries()) latest = Math.max(latest, e.effectivePartyTime)
+  return latest
 }
 
 function removesSelfFactory(self: string) {

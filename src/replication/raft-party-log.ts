@@ -118,6 +118,14 @@ export interface RaftPartyLog extends PartyLog {
   addKnownPeers(peerIds: string[]): void
   /** If we lead, transfer to the best other voter (graceful leave); no-op otherwise. */
   handOff(options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Party entries in this node's Raft log after the last applied one: not
+   * committed yet (or committed and not yet applied). A leader's log holds
+   * every entry that may still commit (Raft's leader completeness), so on a
+   * node that just took over these are the old leader's proposals it is
+   * about to commit; on a follower they may still be replaced.
+   */
+  unappliedEntries(): PartyLogEntry[]
   on<K extends keyof RaftPartyLogEvents>(type: K, cb: (payload: RaftPartyLogEvents[K]) => void): () => void
   readonly stats: RaftTransportStats
 }
@@ -447,6 +455,19 @@ class RaftPartyLogImpl implements RaftPartyLog {
       }
       await new Promise((resolve) => setTimeout(resolve, this.#tickMs))
     }
+  }
+
+  unappliedEntries(): PartyLogEntry[] {
+    const log = this.#driver?.raft.log
+    if (log === undefined) return []
+    const out: PartyLogEntry[] = []
+    for (const e of log.slice(log.applied + 1, log.lastIndex())) {
+      if (e.type !== 'normal') continue
+      try {
+        out.push(decodeEntry(e.data))
+      } catch {} // applied as a no-op by every replica
+    }
+    return out
   }
 
   // ---- internals ------------------------------------------------------------------
