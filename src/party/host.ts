@@ -20,6 +20,7 @@ import {
   type MemberStat,
   type MemberToHost,
   memberToHostSchema,
+  SET_HOST_REFUSAL,
 } from './schema.ts'
 import { verifySignedCommand } from './signing.ts'
 import { type CommandResult, memberOf, type PartyCommand, PLAYBACK_COMMANDS } from './state.ts'
@@ -166,10 +167,11 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
       // Effective times never go backwards in the log: a queue edit must not land before an earlier-stamped play.
       const effectivePartyTime = Math.max(stamp, this.#lastEffective)
       this.#lastEffective = effectivePartyTime
+      // `proposer` is always this node: the state machine accepts set-host only from the proposer itself.
       const entry =
         requestId === undefined
-          ? { command, from, effectivePartyTime }
-          : { command, from, effectivePartyTime, requestId }
+          ? { command, from, effectivePartyTime, proposer: this.#self }
+          : { command, from, effectivePartyTime, requestId, proposer: this.#self }
       return this.#log.propose(entry, options)
     }
     const next = this.#proposeChain.then(run, run)
@@ -289,6 +291,11 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
     // Commands are relayed by no one yet: the signer must be the peer on this (noise-authenticated) connection.
     if (signed.from !== session.peerId) return refuse('command signed by another peer')
     if (signed.command.type === 'join') return refuse('join through hello, not as a command')
+    // Only the elected leader makes itself the host, by its own proposal; a member never submits set-host.
+    if (signed.command.type === 'set-host') {
+      this.emit('refused', { peerId: session.peerId, reason: SET_HOST_REFUSAL })
+      return { result: { ok: false, code: 'forbidden', reason: SET_HOST_REFUSAL } }
+    }
     const l = this.#liveness.get(session.peerId)
     if (l !== undefined) {
       const last = l.seqs.get(signed.session)

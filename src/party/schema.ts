@@ -63,11 +63,21 @@ export const partyCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('set-host'), peerId }),
 ])
 
+/** Why a member (or the local API) may not submit `set-host`: the elected leader proposes it for itself only. */
+export const SET_HOST_REFUSAL =
+  'set-host cannot be submitted: only the elected leader makes itself the host (it proposes that on its own)'
+
+/** A command a member or the local API may submit: any party command except `set-host`. */
+export const submittableCommandSchema = partyCommandSchema.refine((c) => c.type !== 'set-host', {
+  message: SET_HOST_REFUSAL,
+})
+
 export const logEntrySchema = z.object({
   command: partyCommandSchema,
   from: peerId,
   effectivePartyTime: finite,
   requestId: z.string().min(1).max(128).optional(),
+  proposer: peerId.optional(),
 })
 
 export const commandResultSchema = z.union([

@@ -104,7 +104,12 @@ export type PartyCommand =
   | { type: 'skip' }
   | { type: 'previous' }
   | { type: 'end' }
-  /** The Raft leader claims the host role (failover); only `peerId` itself may send it. */
+  /**
+   * The Raft leader claims the host role (failover). Valid only as the leader's
+   * own proposal for itself (`peerId === from === proposer`); a member cannot
+   * submit it (the host refuses it on the wire, the state machine refuses an
+   * entry whose proposer is not `from`).
+   */
   | { type: 'set-host'; peerId: string }
 
 export type PartyCommandType = PartyCommand['type']
@@ -118,6 +123,12 @@ export interface PartyLogEntry {
   effectivePartyTime: number
   /** Submitter's id for this command: a retry with the same id (after a failover) is applied once. */
   requestId?: string
+  /**
+   * Peer id of the node that put the entry into the log (the host / Raft
+   * leader at the time), stamped by the host shell itself, never taken from a
+   * member. `set-host` is valid only when the proposer claims the role for itself.
+   */
+  proposer?: string
 }
 
 export type RefusalCode =
@@ -393,6 +404,12 @@ function applyOnce(state: PartyState, entry: PartyLogEntry): ApplyOutcome {
     }
     case 'set-host': {
       if (command.peerId !== from) return refuse(state, 'forbidden', 'only a node can make itself the host')
+      if (entry.proposer !== from)
+        return refuse(
+          state,
+          'forbidden',
+          'set-host refused: only the elected leader can make itself the host (a member cannot claim the host role)',
+        )
       if (state.hostPeerId === from) return ok(state)
       const old = state.hostPeerId
       return ok({

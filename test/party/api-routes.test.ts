@@ -108,6 +108,12 @@ describe('party API routes', { timeout: 60_000 }, () => {
 
     const bad = await call(url, 'POST', '/api/party/commands', { command: { type: 'fly' } })
     assert.equal(bad.status, 400)
+    // set-host is the elected leader's own proposal, never a command anyone submits.
+    const claim = await call(url, 'POST', '/api/party/commands', {
+      command: { type: 'set-host', peerId: libp2p.peerId.toString() },
+    })
+    assert.equal(claim.status, 400)
+    assert.match(claim.body.error?.message ?? '', /only the elected leader/)
     const nothing = await call(url, 'POST', '/api/party/commands', { command: { type: 'play' } })
     assert.equal(nothing.status, 409)
     assert.match(nothing.body.error?.message ?? '', /queue is empty/)

@@ -56,6 +56,7 @@ describe('set-host', () => {
       command: { type: 'set-host', peerId: ALICE },
       from: ALICE,
       effectivePartyTime: 0,
+      proposer: ALICE,
     })
     assert.ok(s.result.ok)
     assert.equal(s.state.hostPeerId, ALICE)

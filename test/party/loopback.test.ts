@@ -138,6 +138,27 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
     await host.party.command({ type: 'set-permissions', mode: 'everyone' })
   })
 
+  it('a member submitting set-host for itself is refused and the host stays the host', async () => {
+    const aliceId = alice.libp2p.peerId.toString()
+    const hostId = host.libp2p.peerId.toString()
+    const err = await refusal(alice.party.command({ type: 'set-host', peerId: aliceId }))
+    assert.equal(err.refusal, 'forbidden')
+    assert.match(err.message, /only the elected leader/)
+    // Still the host everywhere, and the party still answers its members.
+    await alice.party.command({ type: 'enqueue', song: song(9, 10) })
+    await waitFor(
+      () => bob.party.status()?.queue.some((e) => e.cid === 'bafysong9') === true,
+      'enqueue reaches bob',
+    )
+    for (const n of [host, alice, bob]) {
+      const s = n.party.status()
+      assert.equal(s?.hostPeerId, hostId)
+      assert.notEqual(s?.members.find((m) => m.peerId === aliceId)?.role, 'host')
+    }
+    const queued = host.party.status()?.queue.find((e) => e.cid === 'bafysong9')
+    await host.party.command({ type: 'remove', entryId: queued?.entryId ?? assert.fail('song 9 not queued') })
+  })
+
   it('forged and malformed messages are refused and the host keeps running', async () => {
     const { invite } = host.party.status() ?? assert.fail('no party')
     const info = decodeInvite(invite)

@@ -114,6 +114,26 @@ describe('permissions', () => {
     assert.equal(run(s, ALICE, { type: 'set-permissions', mode: 'everyone' }).result.ok, false)
   })
 
+  it('a member cannot make itself the host: set-host counts only as the proposer’s own claim', () => {
+    const s = base()
+    const claim = { type: 'set-host' as const, peerId: ALICE }
+    // Submitted by Alice through the host (the host proposes it), or with no proposer at all: refused.
+    for (const proposer of [HOST, undefined]) {
+      const r = applyCommand(s, { command: claim, from: ALICE, effectivePartyTime: 0, proposer })
+      assert.equal(r.result.ok, false, `set-host with proposer ${proposer} was accepted`)
+      if (!r.result.ok) {
+        assert.equal(r.result.code, 'forbidden')
+        assert.match(r.result.reason, /only the elected leader/)
+      }
+      assert.equal(r.state.hostPeerId, HOST)
+      assert.equal(r.state.members.find((m) => m.peerId === ALICE)?.role, 'member')
+    }
+    // Alice, elected leader, proposing her own claim: she becomes the host.
+    const won = applyCommand(s, { command: claim, from: ALICE, effectivePartyTime: 0, proposer: ALICE })
+    assert.ok(won.result.ok)
+    assert.equal(won.state.hostPeerId, ALICE)
+  })
+
   it('after the party ends every command is refused', () => {
     const s = must(base(), HOST, { type: 'end' })
     const r = run(s, ALICE, { type: 'enqueue', song: song(1) })

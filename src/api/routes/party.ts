@@ -8,7 +8,7 @@
  * node passes it, every route answers 503.
  */
 import { z } from 'zod'
-import { partyCommandSchema } from '../../party/schema.ts'
+import { submittableCommandSchema } from '../../party/schema.ts'
 import type { PartyService } from '../../party/service.ts'
 import { FeatureUnavailableError } from '../errors.ts'
 import { httpRoute } from '../route.ts'
@@ -72,7 +72,7 @@ export const partyRoutes = [
   httpRoute({
     method: 'POST',
     url: '/api/party/commands',
-    schema: { body: z.object({ command: partyCommandSchema }) },
+    schema: { body: z.object({ command: submittableCommandSchema }) },
     handler: async ({ components, body, signal }) => {
       const { index, result } = await party(components).command(body.command, { signal })
       return { index, result }
