@@ -8,8 +8,12 @@
  * single-pair throughput as a ratio to a bare libp2p stream moving the same
  * bytes in the same run, and peak RSS per node.
  *
+ * As a reference, the same topology with aria2c, a BitTorrent client
+ * (bench/lib/aria2-reference.ts; skipped with the reason without it).
+ *
  *   npm run bench:swarm                     # N = 4 and 9, 3 repetitions
  *   BENCH_REPS=1 BENCH_N=4 npm run bench:swarm
+ *   BENCH_MODES=swarm,aria2 npm run bench:swarm
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -17,6 +21,7 @@ import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { aria2UnavailableReason, runAria2Swarm } from './lib/aria2-reference.ts'
 import type { NodeCommand, NodeReply } from './swarm-node.ts'
 
 const MiB = 1024 * 1024
@@ -34,7 +39,7 @@ const U_SEED = 4 * MiB
 const U_LEECH = 2 * MiB
 const REPS = Number(process.env.BENCH_REPS ?? 3)
 const NS = (process.env.BENCH_N ?? '4,9').split(',').map(Number)
-const MODES = (process.env.BENCH_MODES ?? 'swarm,client-server,pair').split(',')
+const MODES = (process.env.BENCH_MODES ?? 'swarm,client-server,aria2,pair').split(',')
 /** Regular upload slots per node in swarm mode (the swarm's default is 4). */
 const SLOTS = process.env.BENCH_SLOTS === undefined ? undefined : Number(process.env.BENCH_SLOTS)
 
@@ -224,6 +229,35 @@ async function main(): Promise<void> {
             `${mode === 'client-server' ? `; fluid client–server bound N·F/u_s = ${(dCs / dMin).toFixed(2)} × D_min` : ''}` +
             `; peak RSS per node ${line.peakRssMiB.toFixed(0)} MiB; CPU after start-up, all nodes ${fmt(stats(cpu), 1)} s; load ${line.loadAverage.toFixed(1)}`,
         )
+      }
+      if (MODES.includes('aria2')) {
+        const unavailable = aria2UnavailableReason()
+        if (unavailable !== undefined) {
+          console.log(`N=${n} aria2c reference skipped: ${unavailable}`)
+          results[`aria2-N${n}`] = { skipped: unavailable }
+        } else {
+          const secs: number[] = []
+          for (let r = 0; r < REPS; r++) {
+            const dir = join(work, `aria2-${n}-${r}`)
+            await mkdir(dir, { recursive: true })
+            secs.push(
+              (await runAria2Swarm(songPath, n, dir, { seedBytesPerSec: U_SEED, leechBytesPerSec: U_LEECH }))
+                .seconds,
+            )
+            await rm(dir, { recursive: true, force: true })
+          }
+          const ratios = secs.map((t) => t / dMin)
+          results[`aria2-N${n}`] = {
+            n,
+            dMinSec: dMin,
+            seconds: stats(secs),
+            ratioToDmin: stats(ratios),
+            loadAverage: loadavg()[0],
+          }
+          console.log(
+            `N=${n} aria2c (BitTorrent reference) last leecher done in ${fmt(stats(secs))} s; ÷ D_min = ${fmt(stats(ratios))}; load ${loadavg()[0].toFixed(1)}`,
+          )
+        }
       }
     }
     if (MODES.includes('pair')) {
