@@ -13,7 +13,7 @@ import { TuttiError } from '../shared/errors.ts'
 import { runGet } from '../swarm/cli-get.ts'
 import { type ApiClient, connectToNode } from './api-client.ts'
 import { libraryCommand, peersCommand, statusCommand } from './commands/info.ts'
-import { PARTY_USAGE, partyCliCommand } from './commands/party.ts'
+import { PARTY_FLAGS, PARTY_USAGE, partyCliCommand } from './commands/party.ts'
 import { startCommand } from './commands/start.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, notRunning: 3, alreadyRunning: 4 } as const
@@ -111,13 +111,8 @@ Object.assign(commands, {
     console.log(`done: ${info.path ?? cid}`)
   },
   party: async (args: string[]) => {
-    const { values, positionals } = clientArgs(args, {
-      approve: { type: 'boolean' },
-      public: { type: 'boolean' },
-      next: { type: 'boolean' },
-      mode: { type: 'string' },
-    })
-    await partyCliCommand(await client(values), positionals, values)
+    const { values, positionals } = clientArgs(args, PARTY_FLAGS)
+    await partyCliCommand(() => client(values), positionals, values)
   },
 } satisfies Record<string, Command>)
 

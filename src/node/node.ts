@@ -17,7 +17,7 @@ import { PeerTable } from '../net/peer-table.ts'
 import { keepRelayReservation } from '../net/relay-reservations.ts'
 import { createPartyService, type PartyService } from '../party/service.ts'
 import { createPartySongLoader } from '../party/song-loader.ts'
-import { speakerTokenAllows } from '../party/speaker-token.ts'
+import { speakerCredential } from '../party/speaker-token.ts'
 import { createHeadlessPlayer, decodeAudioFile } from '../playback/index.ts'
 import { createPeerCache, createSearch } from '../search/index.ts'
 import { mayShare, nodeShareSettings, shareScopeCheck } from '../search/share.ts'
@@ -214,7 +214,8 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
       },
       events,
       credentials: [
-        { allows: (t, method, path) => party.isSpeakerToken(t) && speakerTokenAllows(method, path) },
+        // Speaker tokens: the speaker routes and the bytes of the party's current and upcoming songs.
+        speakerCredential(party),
       ],
       swarm,
       search,

@@ -2,7 +2,7 @@
  * `tutti party …` subcommands, as functions the CLI (src/cli) hooks up. Each
  * talks to the running node through its local API (routes/party.ts).
  *
- *   tutti party create <name> [--approve] [--public] [--mode host-only|everyone|djs]
+ *   tutti party create <name> [--open | --approve] [--public] [--mode host-only|everyone|djs]
  *   tutti party join <invite>
  *   tutti party status
  *   tutti party leave
@@ -21,7 +21,8 @@ import type { PartyCommand } from './state.ts'
 
 export interface CreateArgs {
   name: string
-  approve?: boolean
+  /** 'open' (default): anyone with the invite joins; 'approve': the host admits each joiner. */
+  joinPolicy?: 'open' | 'approve'
   public?: boolean
   mode?: 'host-only' | 'everyone' | 'djs'
 }
@@ -29,12 +30,14 @@ export interface CreateArgs {
 export async function partyCreateCommand(api: ApiClient, args: CreateArgs, json = false): Promise<void> {
   const body = await api.post<{ invite: string; inviteQr: string; status: PartyStatus }>('/api/party', {
     name: args.name,
-    joinPolicy: args.approve === true ? 'approve' : 'open',
+    joinPolicy: args.joinPolicy ?? 'open',
     public: args.public === true,
     permissions: args.mode === undefined ? undefined : { mode: args.mode },
   })
   if (json) return void console.log(JSON.stringify({ invite: body.invite, party: body.status }, null, 2))
   console.log(`Party "${body.status.name}" created. Invite (share it with your friends):\n`)
+  if (body.status.joinPolicy === 'approve')
+    console.log('  Joiners wait for you: tutti party approve|reject PEER_ID (see tutti party status)\n')
   console.log(`  ${body.invite}\n`)
   console.log(body.inviteQr)
 }
@@ -90,9 +93,10 @@ export async function partyQueueCommand(api: ApiClient, cidOrTitle: string, next
 }
 
 export async function partySpeakerCommand(api: ApiClient): Promise<void> {
-  const body = await api.post<{ url: string }>('/api/party/speaker-token', {})
+  const body = await api.post<{ url: string; warning?: string }>('/api/party/speaker-token', {})
   console.log(`Speaker link (open it on any device that can reach this node):\n\n  ${body.url}\n`)
   console.log(await QRCode.toString(body.url, { type: 'terminal', small: true }))
+  if (body.warning !== undefined) console.error(`warning: ${body.warning}`)
 }
 
 export async function partyListCommand(api: ApiClient, json = false): Promise<void> {

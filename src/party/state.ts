@@ -245,7 +245,10 @@ export interface PlaybackPosition {
  * Querying a time before the anchor extrapolates backwards within the anchor
  * entry only (positions are clamped at 0).
  */
-export function currentEntryAt(state: PartyState, partyTime: number): PlaybackPosition {
+export function currentEntryAt(
+  state: Pick<PartyState, 'timeline' | 'queue'>,
+  partyTime: number,
+): PlaybackPosition {
   const { timeline, queue } = state
   let index = timeline.entryId === null ? -1 : queue.findIndex((e) => e.entryId === timeline.entryId)
   if (index < 0) return { entry: null, index: -1, position: 0, playing: false, finished: queue.length === 0 }

@@ -7,9 +7,11 @@
  * The party service is an optional component: `components.party`. Until the
  * node passes it, every route answers 503.
  */
+import { networkInterfaces } from 'node:os'
 import { z } from 'zod'
 import { submittableCommandSchema } from '../../party/schema.ts'
 import type { PartyService } from '../../party/service.ts'
+import { speakerLinkOrigin } from '../../party/speaker-token.ts'
 import { FeatureUnavailableError } from '../errors.ts'
 import { httpRoute } from '../route.ts'
 import type { ApiComponents } from '../types.ts'
@@ -120,9 +122,17 @@ export const partyRoutes = [
       const p = party(components)
       const token = p.issueSpeakerToken()
       // Phones in the room open the page on this node's address; the UI passes the origin it wants (LAN address).
-      const origin = body?.origin ?? `http://${request.headers.host ?? '127.0.0.1'}`
-      const url = `${origin.replace(/\/$/, '')}/speaker#token=${token}`
-      return { token, url, qrSvg: await p.qrSvg(url) }
+      const bound = request.server.server.address()
+      const { origin, warning } = speakerLinkOrigin({
+        requested: body?.origin,
+        hostHeader: request.headers.host,
+        listening: typeof bound === 'object' && bound !== null ? bound.address : '127.0.0.1',
+        lanAddresses: lanIPv4Addresses(),
+      })
+      const url = `${origin}/speaker#token=${token}`
+      const qrSvg = await p.qrSvg(url)
+      // `warning`: the link cannot be opened from other devices (API on loopback only); the UI and CLI show it.
+      return warning === undefined ? { token, url, qrSvg } : { token, url, qrSvg, warning }
     },
   }),
   // The speaker page's routes: the timeline in force and a clock ping, nothing that changes the party.
@@ -162,3 +172,11 @@ export const partyRoutes = [
     },
   }),
 ]
+
+/** This machine's non-internal IPv4 addresses (what a phone on the LAN can reach). */
+function lanIPv4Addresses(): string[] {
+  const out: string[] = []
+  for (const list of Object.values(networkInterfaces()))
+    for (const entry of list ?? []) if (entry.family === 'IPv4' && !entry.internal) out.push(entry.address)
+  return out
+}
