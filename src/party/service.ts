@@ -73,6 +73,16 @@ export interface PartyDirectory {
  */
 export const PUBLIC_PARTY_SECRET = 'public'
 
+/**
+ * Whether the party an invite names is public. Every member's invite carries
+ * the party's secret, and a public party's secret is `PUBLIC_PARTY_SECRET`
+ * (a private one is random), so whoever leads after a failover knows to keep
+ * announcing it.
+ */
+export function isPublicInvite(invite: Pick<Invite, 'secret'>): boolean {
+  return invite.secret === PUBLIC_PARTY_SECRET
+}
+
 export interface FoundParty extends PublicParty {
   /** The host is connected over a LAN (or loopback) address. */
   nearby: boolean
@@ -514,6 +524,12 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     }
   }
 
+  function withdraw(partyId: string): void {
+    try {
+      void Promise.resolve(components.directory?.withdraw(partyId)).catch(() => {})
+    } catch {}
+  }
+
   function stopMember(s: Session): void {
     for (const u of s.memberUnsubscribe) u()
     s.memberUnsubscribe = []
@@ -604,6 +620,8 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     void host.stop()
     if (announceTimer !== undefined) clearInterval(announceTimer)
     announceTimer = undefined
+    // The new host announces the party now; take our advert (keyed by host) off the directory.
+    if (s.public) withdraw(s.invite.partyId)
   }
 
   function onLeaderChanged(s: Session, leader: string | undefined, term: number): void {
@@ -659,7 +677,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     const s: Session = {
       invite,
       link: found.record.link,
-      public: found.record.public,
+      public: found.record.public || isPublicInvite(invite),
       log: undefined,
       replica: undefined,
       host: undefined,
@@ -763,11 +781,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     s.host = undefined
     await host?.stop()
     await s.log?.stop().catch((err: Error) => logger('stopping the party log: %s', err.message))
-    if (s.public) {
-      try {
-        void Promise.resolve(components.directory?.withdraw(s.invite.partyId)).catch(() => {})
-      } catch {}
-    }
+    if (s.public) withdraw(s.invite.partyId)
     if (options.forget === true || reason === 'the party has ended') {
       await forgetResume(init.dataDir, s.invite.partyId).catch(() => {})
       await rm(join(init.dataDir, `party-${s.invite.partyId}`), { recursive: true, force: true }).catch(
@@ -973,7 +987,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       const s: Session = {
         invite,
         link,
-        public: false,
+        public: isPublicInvite(invite),
         log: undefined,
         replica: undefined,
         host: undefined,
@@ -1084,7 +1098,13 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     parties() {
       const directory = components.directory
       if (directory === undefined) return []
-      return directory.listParties().map((p) => ({
+      // After a failover the old host's advert lingers until its TTL: list each party once, by its latest advert.
+      const latest = new Map<string, PublicParty>()
+      for (const p of directory.listParties()) {
+        const known = latest.get(p.partyId)
+        if (known === undefined || p.lastSeen > known.lastSeen) latest.set(p.partyId, p)
+      }
+      return [...latest.values()].map((p) => ({
         ...p,
         nearby: isLanConnected(libp2p, p.host.peerId),
         invite: encodeInvite({
