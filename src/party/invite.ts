@@ -1,19 +1,40 @@
 /**
- * Invite links: `tutti://join/<base64url(JSON {partyId, hostPeerId, hostAddrs, secret})>`,
- * and their terminal QR code.
+ * Invite links: `tutti://join/<base64url(JSON {partyId, hostPeerId, hostAddrs, secret, voters?})>`,
+ * and their terminal QR code. `voters` (optional, so older links still work
+ * and older nodes ignore it) names a few other voters of the party: the host
+ * is always one of them, so a joiner whose invited host is gone tries each.
  */
 import QRCode from 'qrcode'
+import { z } from 'zod'
 import { InvalidInviteError } from './errors.ts'
-import { type Invite, inviteSchema } from './schema.ts'
+import { inviteSchema } from './schema.ts'
 
 export const INVITE_PREFIX = 'tutti://join/'
 
-export function encodeInvite(invite: Invite): string {
-  return INVITE_PREFIX + Buffer.from(JSON.stringify(inviteSchema.parse(invite))).toString('base64url')
+/** Other voters an invite names, at most this many, with at most this many addresses each. */
+export const MAX_INVITE_VOTERS = 3
+export const MAX_INVITE_VOTER_ADDRS = 4
+
+export const inviteLinkSchema = inviteSchema.extend({
+  voters: z
+    .array(
+      z.object({
+        peerId: z.string().min(1).max(128),
+        addrs: z.array(z.string().max(256)).max(MAX_INVITE_VOTER_ADDRS),
+      }),
+    )
+    .max(MAX_INVITE_VOTERS)
+    .optional(),
+})
+/** An invite with the optional voter list. */
+export type InviteLink = z.infer<typeof inviteLinkSchema>
+
+export function encodeInvite(invite: InviteLink): string {
+  return INVITE_PREFIX + Buffer.from(JSON.stringify(inviteLinkSchema.parse(invite))).toString('base64url')
 }
 
 /** Accepts the full link or just its payload. */
-export function decodeInvite(link: string): Invite {
+export function decodeInvite(link: string): InviteLink {
   const trimmed = link.trim()
   const payload = trimmed.startsWith(INVITE_PREFIX) ? trimmed.slice(INVITE_PREFIX.length) : trimmed
   if (payload.length === 0 || payload.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(payload)) {
@@ -25,7 +46,7 @@ export function decodeInvite(link: string): Invite {
   } catch {
     throw new InvalidInviteError('the invite link is damaged (not decodable)')
   }
-  const parsed = inviteSchema.safeParse(raw)
+  const parsed = inviteLinkSchema.safeParse(raw)
   if (!parsed.success) throw new InvalidInviteError('the invite link is damaged (missing fields)')
   return parsed.data
 }

@@ -26,11 +26,21 @@ import { log } from '../shared/logger.ts'
 import {
   AlreadyInPartyError,
   CommandRefusedError,
+  HostUnreachableError,
+  JoinRefusedError,
   NotInPartyError,
   PartyReconnectingError,
 } from './errors.ts'
 import { PartyHost } from './host.ts'
-import { decodeInvite, encodeInvite, inviteQrTerminal, qrSvg } from './invite.ts'
+import {
+  decodeInvite,
+  encodeInvite,
+  type InviteLink,
+  inviteQrTerminal,
+  MAX_INVITE_VOTER_ADDRS,
+  MAX_INVITE_VOTERS,
+  qrSvg,
+} from './invite.ts'
 import { GapError, PartyReplica } from './log.ts'
 import { PartyMember } from './member.ts'
 import { toPlayerTimeline } from './player-bridge.ts'
@@ -221,8 +231,11 @@ export interface PartyService {
 }
 
 interface Session {
-  invite: Invite
+  invite: InviteLink
+  /** The link this node was invited with (or created); `currentLink` names today's voters. */
   link: string
+  /** Where the other members listen, as last looked up (for the invite link's voters). */
+  peerAddrs: Map<string, string[]>
   public: boolean
   /** The replicated log; undefined until a joiner has been admitted and synced. */
   log: RaftPartyLog | undefined
@@ -327,7 +340,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         partyId: s.invite.partyId,
         name: '',
         hostPeerId: s.invite.hostPeerId,
-        invite: s.link,
+        invite: currentLink(s),
         partyTime: now,
         index: 0,
         term,
@@ -355,7 +368,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       partyId: latest.id,
       name: latest.name,
       hostPeerId: latest.hostPeerId,
-      invite: s.link,
+      invite: currentLink(s),
       partyTime: now,
       index: r.index,
       term,
@@ -548,7 +561,9 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         invite: {
           ...s.invite,
           hostPeerId: leader,
-          hostAddrs: leader === s.invite.hostPeerId ? s.invite.hostAddrs : [],
+          // Joining: where the invite says it listens; later the peer store knows (stale invite addresses would only slow the dial).
+          hostAddrs:
+            s.log === undefined || leader === s.invite.hostPeerId ? invitedAddrsOf(s.invite, leader) : [],
         },
         name: init.displayName,
         heartbeatMs: init.heartbeatMs,
@@ -646,6 +661,47 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     void remember(s)
   }
 
+  /** Where `peerId` listens, as far as we know: ourselves, the members' addresses looked up, the invite. */
+  function addrsOf(s: Session, peerId: string): string[] {
+    if (peerId === self) return hostAddrs()
+    const looked = s.peerAddrs.get(peerId)
+    return looked !== undefined && looked.length > 0 ? looked : invitedAddrsOf(s.invite, peerId)
+  }
+
+  /**
+   * The invite link to hand out now: the current leader as host plus up to
+   * MAX_INVITE_VOTERS other voters, so a newcomer can still join after the
+   * host it names is gone (it tries each; the leader is always a voter).
+   */
+  function currentLink(s: Session): string {
+    const partyLog = s.log
+    const leader = partyLog?.leader()
+    if (partyLog === undefined || leader === undefined) return s.link
+    const direct = (addrs: string[]) => addrs.filter((a) => !a.includes('/p2p-circuit'))
+    const voters = partyLog
+      .members()
+      .filter((m) => m.role === 'voter' && m.peerId !== leader)
+      .map((m) => ({
+        peerId: m.peerId,
+        addrs: direct(addrsOf(s, m.peerId)).slice(0, MAX_INVITE_VOTER_ADDRS),
+      }))
+      .filter((v) => v.addrs.length > 0)
+      .slice(0, MAX_INVITE_VOTERS)
+    if (leader === s.invite.hostPeerId && voters.length === 0) return s.link
+    try {
+      return encodeInvite({
+        partyId: s.invite.partyId,
+        hostPeerId: leader,
+        hostAddrs: direct(addrsOf(s, leader)).slice(0, 8),
+        secret: s.invite.secret,
+        voters,
+      })
+    } catch (err) {
+      logger('could not build an invite naming the voters: %s', (err as Error).message)
+      return s.link
+    }
+  }
+
   /** Keep what a restart needs to rejoin (the invite, where the members listen); best effort. */
   async function remember(s: Session): Promise<void> {
     try {
@@ -655,6 +711,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         const known = await libp2p.peerStore.get(peerIdFromString(m.peerId)).catch(() => undefined)
         const addrs = (known?.addresses ?? []).map((a) => a.multiaddr.toString()).slice(0, 8)
         if (addrs.length > 0) peers.push({ id: m.peerId, addrs })
+        if (addrs.length > 0) s.peerAddrs.set(m.peerId, addrs)
       }
       if (session !== s) return
       await saveResume(init.dataDir, s.invite.partyId, { link: s.link, public: s.public, peers })
@@ -667,7 +724,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   async function resume(): Promise<void> {
     const found = await findResumable(init.dataDir).catch(() => undefined)
     if (found === undefined || session !== undefined || !started) return
-    let invite: Invite
+    let invite: InviteLink
     try {
       invite = decodeInvite(found.record.link)
     } catch {
@@ -689,6 +746,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       awaitingApproval: false,
       leaving: false,
       unsubscribe: [],
+      peerAddrs: new Map(),
     }
     session = s
     try {
@@ -865,6 +923,38 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
     return answer
   }
 
+  /**
+   * Says hello to the invite's host, then to each voter it names, until one
+   * admits us: only the leader does (the others hang up), and the leader is
+   * always a voter, so this still works once the invited host is gone. A
+   * refusal (wrong secret, rejected) is final.
+   */
+  async function joinAny(s: Session, options?: { signal?: AbortSignal }): Promise<PartyMember> {
+    const candidates = [
+      s.invite.hostPeerId,
+      ...(s.invite.voters ?? [])
+        .map((v) => v.peerId)
+        .filter((id) => id !== s.invite.hostPeerId && id !== self),
+    ]
+    const failures: string[] = []
+    for (const peerId of candidates) {
+      options?.signal?.throwIfAborted()
+      if (session !== s) throw new NotInPartyError('left the party while joining')
+      const member = connectMember(s, peerId)
+      try {
+        await member.join(options)
+        return member
+      } catch (err) {
+        if (err instanceof JoinRefusedError || options?.signal?.aborted) throw err
+        logger('joining through %s failed: %s', peerId, (err as Error).message)
+        failures.push(`${peerId}: ${(err as Error).message}`)
+        stopMember(s)
+      }
+    }
+    if (failures.length === 1) throw new HostUnreachableError(failures[0])
+    throw new HostUnreachableError(`no host named by the invite admitted us (${failures.join('; ')})`)
+  }
+
   function newLog(
     partyId: string,
     extra: { initialState?: PartyState; knownPeers?: string[] },
@@ -961,6 +1051,7 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         awaitingApproval: false,
         leaving: false,
         unsubscribe: [],
+        peerAddrs: new Map(),
       }
       session = s
       s.unsubscribe.push(
@@ -999,15 +1090,19 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         awaitingApproval: false,
         leaving: false,
         unsubscribe: [],
+        peerAddrs: new Map(),
       }
       session = s
       try {
-        const member = connectMember(s, invite.hostPeerId)
-        await member.join(options)
+        const member = await joinAny(s, options)
         // Admitted: replicate the log from now on (the leader adds us as a learner and sends a snapshot).
         const welcomed = member.replica?.state
         const partyLog = newLog(invite.partyId, {
-          knownPeers: [invite.hostPeerId, ...(welcomed?.members.map((m) => m.peerId) ?? [])],
+          knownPeers: [
+            invite.hostPeerId,
+            ...(invite.voters?.map((v) => v.peerId) ?? []),
+            ...(welcomed?.members.map((m) => m.peerId) ?? []),
+          ],
         })
         s.unsubscribe.push(
           partyLog.on('leader:changed', ({ leader, term }) => {
@@ -1131,6 +1226,12 @@ function lastEffective(partyLog: RaftPartyLog): number {
   for (const c of recent) latest = Math.max(latest, c.entry.effectivePartyTime)
   for (const e of partyLog.unappliedEntries()) latest = Math.max(latest, e.effectivePartyTime)
   return latest
+}
+
+/** The addresses an invite gives for `peerId` (its host or one of its voters). */
+function invitedAddrsOf(invite: InviteLink, peerId: string): string[] {
+  if (peerId === invite.hostPeerId) return invite.hostAddrs
+  return invite.voters?.find((v) => v.peerId === peerId)?.addrs ?? []
 }
 
 function removesSelfFactory(self: string) {
