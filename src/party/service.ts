@@ -961,8 +961,16 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   ): RaftPartyLog {
     return createRaftPartyLog(
       { partyId, selfId: self, dataDir: init.dataDir, electionTicks: init.electionTicks, ...extra },
-      { libp2p, clock },
+      { libp2p, clock, rtts: measuredRtts },
     )
+  }
+
+  /** RTTs the host measures with its pings (only the leader has them, and only it picks voters). */
+  function measuredRtts(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>()
+    for (const st of session?.host?.stats() ?? [])
+      if (st.rttMs !== undefined && st.peerId !== self) out.set(st.peerId, st.rttMs)
+    return out
   }
 
   return {

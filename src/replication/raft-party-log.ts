@@ -35,7 +35,7 @@ import {
 } from './errors.ts'
 import { RaftDriver, type Timers } from './raft-driver.ts'
 import { RaftTransport, type RaftTransportStats } from './raft-transport.ts'
-import { type MemberHealth, nextMembershipChange, rankCandidates } from './voters.ts'
+import { type MemberHealth, memberHealth, nextMembershipChange, rankCandidates } from './voters.ts'
 
 const logger = log('replication')
 
@@ -79,6 +79,11 @@ export interface RaftPartyLogComponents {
     Partial<Pick<Libp2p, 'addEventListener' | 'removeEventListener'>>
   clock: Clock
   timers?: Timers
+  /**
+   * Round-trip times (ms) to members as the party measures them (the host's
+   * pings): the leader prefers low-RTT members as voters.
+   */
+  rtts?: () => ReadonlyMap<string, number>
 }
 
 export type ReplicaRole = Role | 'learner'
@@ -494,18 +499,16 @@ class RaftPartyLogImpl implements RaftPartyLog {
 
   #health(): MemberHealth[] {
     const driver = this.#driver
-    const now = this.#c.clock.now()
-    const ids = new Set(this.#state?.members.map((m) => m.peerId) ?? [])
-    ids.add(this.#init.selfId)
-    const lastIndex = driver?.raft.log.lastIndex() ?? 0
-    return [...ids].map((peerId) => {
-      if (peerId === this.#init.selfId) return { peerId, healthy: true, uptimeMs: Number.MAX_SAFE_INTEGER }
-      const seen = this.#seen.get(peerId)
-      const fresh = seen !== undefined && this.#isFresh(seen)
-      // A learner is ready to vote only once it has nearly caught up.
-      const match = driver?.raft.progress.get(peerId)?.match ?? 0
-      const caughtUp = !driver?.conf.learners.includes(peerId) || match >= lastIndex - 100
-      return { peerId, healthy: fresh && caughtUp, uptimeMs: fresh ? now - seen.firstHeard : 0 }
+    return memberHealth({
+      memberIds: this.#state?.members.map((m) => m.peerId) ?? [],
+      selfId: this.#init.selfId,
+      now: this.#c.clock.now(),
+      freshMs: 3 * this.#electionTicks * this.#tickMs,
+      heard: this.#seen,
+      learners: driver?.conf.learners ?? [],
+      matchOf: (peerId) => driver?.raft.progress.get(peerId)?.match ?? 0,
+      lastIndex: driver?.raft.log.lastIndex() ?? 0,
+      rtts: this.#c.rtts?.(),
     })
   }
 

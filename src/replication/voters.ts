@@ -20,6 +20,48 @@ export interface MemberHealth {
   uptimeMs: number
 }
 
+/** When the leader last heard from a peer, and since when without a gap. */
+export interface PeerHeard {
+  firstHeard: number
+  lastHeard: number
+}
+
+export interface HealthInput {
+  /** The party's members (the leader included). */
+  memberIds: Iterable<string>
+  selfId: string
+  now: number
+  /** A peer heard from within this long is reachable. */
+  freshMs: number
+  heard: ReadonlyMap<string, PeerHeard>
+  /** Learners in the configuration: one is ready to vote only once it has nearly caught up. */
+  learners: readonly string[]
+  /** The highest log index known replicated on `peerId`. */
+  matchOf: (peerId: string) => number
+  lastIndex: number
+  /** Measured round-trip times (ms) from the leader, where known. */
+  rtts?: ReadonlyMap<string, number>
+}
+
+/** What the leader knows of each member's connectivity, for `nextMembershipChange` and hand-off. */
+export function memberHealth(input: HealthInput): MemberHealth[] {
+  const ids = new Set(input.memberIds)
+  ids.add(input.selfId)
+  return [...ids].map((peerId) => {
+    if (peerId === input.selfId) return { peerId, healthy: true, uptimeMs: Number.MAX_SAFE_INTEGER }
+    const seen = input.heard.get(peerId)
+    const fresh = seen !== undefined && input.now - seen.lastHeard < input.freshMs
+    const caughtUp = !input.learners.includes(peerId) || input.matchOf(peerId) >= input.lastIndex - 100
+    const rttMs = input.rtts?.get(peerId)
+    return {
+      peerId,
+      healthy: fresh && caughtUp,
+      uptimeMs: fresh ? input.now - seen.firstHeard : 0,
+      ...(rttMs === undefined ? {} : { rttMs }),
+    }
+  })
+}
+
 export interface VoterPolicy {
   maxVoters?: number
 }

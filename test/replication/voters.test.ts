@@ -1,9 +1,23 @@
-// Voter selection: at most five voters chosen by connectivity, one membership change at a time, failed voters replaced.
+// Voter selection: at most five voters chosen by connectivity, one membership change at a time, failed voters replaced; measured RTTs reach the choice (pure health view, and the log asks the party for them).
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { applyConfChange } from '../../src/raft/raft.ts'
 import type { ConfState } from '../../src/raft/types.ts'
-import { type MemberHealth, nextMembershipChange, targetVoterCount } from '../../src/replication/voters.ts'
+import { createRaftPartyLog } from '../../src/replication/raft-party-log.ts'
+import {
+  type HealthInput,
+  type MemberHealth,
+  memberHealth,
+  nextMembershipChange,
+  targetVoterCount,
+} from '../../src/replication/voters.ts'
+import { monotonicClock } from '../../src/shared/clock.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { newLibp2p } from './cluster.ts'
+import { foundingState, PARTY_ID } from './fixtures/party.ts'
 
 const member = (peerId: string, extra: Partial<MemberHealth> = {}): MemberHealth => ({
   peerId,
@@ -87,5 +101,100 @@ describe('voters', () => {
     const { conf: after } = settle(conf, [member('a'), member('b'), member('c'), member('d')], 'a')
     assert.equal(after.voters.length, 3)
     assert.ok(after.voters.includes('a'))
+  })
+})
+
+describe('voters by measured RTT', () => {
+  const now = 100_000
+  /** The leader's view: every member heard from for the last 5 s (same uptime), all caught up. */
+  const view = (learners: string[], rtts?: Map<string, number>): HealthInput => ({
+    memberIds: ['leader', 'a-slow', 'b-fast', 'c-fast'],
+    selfId: 'leader',
+    now,
+    freshMs: 1_500,
+    heard: new Map(
+      ['a-slow', 'b-fast', 'c-fast'].map((id) => [id, { firstHeard: now - 5_000, lastHeard: now - 50 }]),
+    ),
+    learners,
+    matchOf: () => 10,
+    lastIndex: 10,
+    rtts,
+  })
+  const rtts = new Map([
+    ['a-slow', 240],
+    ['b-fast', 8],
+    ['c-fast', 12],
+  ])
+
+  it('promotes the low-RTT learners; without RTTs the peer-id order would have picked the slow one', () => {
+    const conf: ConfState = { voters: ['leader'], learners: ['a-slow', 'b-fast', 'c-fast'] }
+    assert.deepEqual(nextMembershipChange(conf, memberHealth(view(conf.learners)), 'leader'), {
+      type: 'addVoter',
+      node: 'a-slow',
+    })
+    assert.deepEqual(nextMembershipChange(conf, memberHealth(view(conf.learners, rtts)), 'leader'), {
+      type: 'addVoter',
+      node: 'b-fast',
+    })
+    let settled = conf
+    for (let i = 0; i < 10; i++) {
+      const change = nextMembershipChange(settled, memberHealth(view(settled.learners, rtts)), 'leader')
+      if (change === undefined) break
+      settled = applyConfChange(settled, change)
+    }
+    assert.deepEqual([...settled.voters].sort(), ['b-fast', 'c-fast', 'leader'])
+    assert.deepEqual(settled.learners, ['a-slow'])
+  })
+
+  it('shrinking a group of four voters demotes the high-RTT one', () => {
+    const conf: ConfState = { voters: ['leader', 'a-slow', 'b-fast', 'c-fast'], learners: [] }
+    assert.deepEqual(nextMembershipChange(conf, memberHealth(view([], rtts)), 'leader'), {
+      type: 'removeNode',
+      node: 'a-slow',
+    })
+  })
+
+  it('the health view carries the RTTs, an unheard or lagging learner is unhealthy, the leader always healthy', () => {
+    const health = memberHealth({
+      ...view(['b-fast', 'c-fast'], rtts),
+      heard: new Map([
+        ['a-slow', { firstHeard: now - 5_000, lastHeard: now - 50 }],
+        ['b-fast', { firstHeard: now - 5_000, lastHeard: now - 50 }],
+      ]),
+      matchOf: (id) => (id === 'b-fast' ? 1 : 500),
+      lastIndex: 500,
+    })
+    const by = new Map(health.map((m) => [m.peerId, m]))
+    assert.equal(by.get('a-slow')?.rttMs, 240)
+    assert.equal(by.get('a-slow')?.healthy, true)
+    assert.equal(by.get('b-fast')?.healthy, false, 'a learner far behind is not ready to vote')
+    assert.equal(by.get('c-fast')?.healthy, false, 'never heard from')
+    assert.equal(by.get('leader')?.healthy, true)
+  })
+
+  it('the leading log asks the party for RTTs when it reconciles its voters', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tutti-rtt-'))
+    const libp2p = await newLibp2p()
+    let asked = 0
+    const self = libp2p.peerId.toString()
+    const log = createRaftPartyLog(
+      { partyId: PARTY_ID, selfId: self, dataDir: dir, initialState: foundingState([self]) },
+      {
+        libp2p,
+        clock: monotonicClock,
+        rtts: () => {
+          asked++
+          return new Map()
+        },
+      },
+    )
+    try {
+      await log.start()
+      await waitFor(() => asked > 0, 'the leader asks for RTTs')
+    } finally {
+      await log.stop()
+      await libp2p.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
