@@ -1,4 +1,4 @@
-// A 5-member party of real `tutti start` processes on loopback plays a song; the host's process is SIGKILLed mid-song: the survivors' playheads (party status) neither stop nor jump by more than 20 ms, a new host is elected, every acknowledged command is in every survivor's state, and commands work afterwards.
+// A 5-member party of real `tutti start` processes on loopback plays a song; the host's process is SIGKILLed mid-song: the survivors' playheads (party status) neither stop nor jump by more than 20 ms (plus the measuring slack and clock uncertainty each sample reports), a new host is elected (time printed; asserted only against a bound a loaded CI machine survives — `npm run bench:failover` reports p50/p99), every acknowledged command is in every survivor's state, and commands work afterwards.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -11,6 +11,12 @@ import { waitFor } from '../helpers/wait.ts'
 
 const MEMBERS = 5
 const MAX_JUMP_MS = 20
+/**
+ * Kill → a survivor names a new leader. Default settings give ~0.1–0.3 s on a
+ * quiet machine (the aim is < 1.5 s); this bound is only what a starved CI
+ * machine (event-loop stalls of seconds) still meets: the figure is printed.
+ */
+const MAX_ELECTION_MS = 10_000
 
 interface Member {
   name: string
@@ -223,6 +229,7 @@ it('the party plays on and keeps every acknowledged command when its host is SIG
   // Watch every survivor through the election: the playhead must run on, untouched.
   const watched: Sample[][] = survivors.map(() => [])
   let electedAt: number | undefined
+  let agreedAt: number | undefined
   let newHost: string | undefined
   await waitFor(
     async () => {
@@ -234,18 +241,28 @@ it('the party plays on and keeps every acknowledged command when its host is SIG
       electedAt ??= elected?.at
       // Under heavy load a second election may follow the first: wait until everyone agrees on one host.
       newHost = round[0].status.leader
-      return round.every(
+      const agreed = round.every(
         (s) =>
           s.status.connection === 'connected' &&
           s.status.leader === newHost &&
           s.status.hostPeerId === newHost &&
           newHost !== victim.node.peerId,
       )
+      if (agreed) agreedAt = Math.max(...round.map((s) => s.at))
+      return agreed
     },
     'the survivors to agree on a new host',
     { timeoutMs: 60_000, intervalMs: 50 },
   )
-  assert.ok(newHost !== undefined && electedAt !== undefined)
+  assert.ok(newHost !== undefined && electedAt !== undefined && agreedAt !== undefined)
+  const electionMs = electedAt - killedAt
+  console.log(
+    `failover: new leader named ${electionMs.toFixed(0)} ms after the kill, every survivor has it as host after ${(agreedAt - killedAt).toFixed(0)} ms (aim < 1500 ms; bound asserted ${MAX_ELECTION_MS} ms)`,
+  )
+  assert.ok(
+    electionMs <= MAX_ELECTION_MS,
+    `no new leader for ${electionMs.toFixed(0)} ms after the kill (bound ${MAX_ELECTION_MS} ms)`,
+  )
   failedOver = true
   await Promise.all(queueing)
   assert.deepEqual(failures, [], 'no command was refused while the host was up')
