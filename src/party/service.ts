@@ -115,7 +115,7 @@ export interface PartyServiceInit {
   prefetchEntries?: number
   /** Directory re-announcement period for public parties. Default 30 s. */
   announceIntervalMs?: number
-  /** Raft election timeout in 50 ms ticks (random in [n, 2n)). Default 10: a dead host is replaced in 0.5–1 s. */
+  /** Raft election timeout in 50 ms ticks (random in (n, 2n]). Default 10: a host cut off the network is replaced in 0.55–1 s. */
   electionTicks?: number
 }
 

@@ -55,7 +55,7 @@ export interface RaftPartyLogInit {
   founders?: string[]
   /** Peers to accept Raft streams from before the party state is known (the inviting host). */
   knownPeers?: string[]
-  /** Election timeout: random in [electionTicks, 2·electionTicks) ticks. Default 10. */
+  /** Election timeout: random in (electionTicks, 2·electionTicks] ticks after the last heartbeat. Default 10. */
   electionTicks?: number
   /** Default 2. */
   heartbeatTicks?: number

@@ -67,8 +67,12 @@ async function playingParty(
   const { invite } = await host.party.create({ name, permissions: { mode: 'everyone' } })
   await alice.party.join(invite)
   await bob.party.join(invite)
+  // As every member sees it: a host killed before its last promotion reached the others leaves no quorum.
   await waitFor(
-    () => host.party.status()?.members.every((m) => m.replica === 'voter') === true,
+    () =>
+      [host, alice, bob].every(
+        (n) => n.party.status()?.members.filter((m) => m.replica === 'voter').length === 3,
+      ),
     'all three members are Raft voters',
   )
   await alice.party.command({ type: 'enqueue', song: song(1) })

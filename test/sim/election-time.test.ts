@@ -1,4 +1,4 @@
-// Election timing in the simulation with the node defaults (tick 50 ms, election timeout 10–20 ticks, heartbeat every tick), 500 seeds of 3 or 5 voters on 1–10 ms links. Virtual time is deterministic, so the bounds the design promises are asserted for every seed: nobody campaigns before its election timeout, a leader is always elected within a few timeouts, a killed leader (connection closed) is replaced before any election timeout could have run out, a silently cut one only after its lease; p50/p90/p99 are printed.
+// Election timing in the simulation with the node defaults (tick 50 ms, election timeout 11–20 ticks, heartbeat every tick), 500 seeds of 3 or 5 voters on 1–10 ms links. Virtual time is deterministic, so the bounds the design promises are asserted for every seed: nobody campaigns before its election timeout, a leader is always elected within a few timeouts, a killed leader (connection closed) is replaced before any election timeout could have run out, a silently cut one only after its lease; p50/p90/p99 are printed.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { measureFailover } from '../../src/raft/sim/sim.ts'
@@ -7,7 +7,7 @@ const TICK_MS = 50
 const ELECTION_TICKS = 10
 const HEARTBEAT_TICKS = 1
 const SEEDS = 500
-/** Shortest election timeout (randomized in [n, 2n) ticks). */
+/** Shortest election timeout (random in (n, 2n] ticks; the first tick falls anywhere in the first 50 ms). */
 const MIN_TIMEOUT_MS = ELECTION_TICKS * TICK_MS
 /** Longest election timeout. */
 const MAX_TIMEOUT_MS = 2 * ELECTION_TICKS * TICK_MS
