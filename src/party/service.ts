@@ -683,7 +683,8 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
       .filter((m) => m.role === 'voter' && m.peerId !== leader)
       .map((m) => ({
         peerId: m.peerId,
-        addrs: direct(addrsOf(s, m.peerId)).slice(0, MAX_INVITE_VOTER_ADDRS),
+        // Two addresses each keep the link (and its QR code) small.
+        addrs: direct(addrsOf(s, m.peerId)).slice(0, Math.min(2, MAX_INVITE_VOTER_ADDRS)),
       }))
       .filter((v) => v.addrs.length > 0)
       .slice(0, MAX_INVITE_VOTERS)
