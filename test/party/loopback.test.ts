@@ -183,22 +183,32 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
     assert.equal(answer?.type, 'refused')
 
     // 3. A command signed by another key than the sender's, and one for another party, on a valid session.
+    // From a peer of its own: a second session from a member's peer id would displace the member's
+    // session, and the member reconnecting would displace it in turn.
+    const malloryKey = await generateKeyPair('Ed25519')
+    const mallory = await createTuttiLibp2p({
+      privateKey: malloryKey,
+      mdns: false,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    after(() => mallory.stop())
+    await mallory.dial(host.libp2p.getMultiaddrs()[0])
     const s = new FramedStream(
-      await bob.libp2p.dialProtocol(hostId, PARTY_PROTOCOL),
+      await mallory.dialProtocol(hostId, PARTY_PROTOCOL),
       hostToMemberSchema,
       memberToHostSchema,
       {
         maxMessageBytes: MAX_PARTY_MESSAGE_BYTES,
       },
     )
-    await s.write({ type: 'hello', partyId: info.partyId, secret: info.secret, name: 'Bob2' })
+    await s.write({ type: 'hello', partyId: info.partyId, secret: info.secret, name: 'Mallory' })
     // The host's liveness pings reach every open session, so one may arrive before the welcome.
     let first = await s.read()
     while (first?.type === 'ping') first = await s.read()
     assert.equal(first?.type, 'welcome')
     const forged = await signCommand(alice.key, {
       partyId: info.partyId,
-      from: bob.libp2p.peerId.toString(),
+      from: mallory.peerId.toString(),
       session: 'forged-session',
       seq: 0,
       command: { type: 'end' },
@@ -209,9 +219,9 @@ describe('3-node loopback party', { timeout: 120_000 }, () => {
       payload: forged.payload as Uint8Array<ArrayBuffer>,
       signature: forged.signature as Uint8Array<ArrayBuffer>,
     })
-    const otherParty = await signCommand(bob.key, {
+    const otherParty = await signCommand(malloryKey, {
       partyId: 'another-party',
-      from: bob.libp2p.peerId.toString(),
+      from: mallory.peerId.toString(),
       session: 'session-abcdef',
       seq: 0,
       command: { type: 'pause' },
