@@ -305,38 +305,49 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     return d
   }
 
+  /** A song the library already holds, as a finished download (nothing to fetch). */
+  function libraryInfo(cid: string): DownloadInfo | undefined {
+    const song = library.get(cid)
+    if (song === undefined) return undefined
+    const manifest = library.manifest(cid)
+    const pieces = manifest === undefined ? undefined : Math.ceil(manifest.size / manifest.pieceSize)
+    return {
+      cid,
+      state: 'done',
+      percent: 100,
+      size: song.size,
+      bytesDone: song.size,
+      pieces,
+      piecesDone: pieces ?? 0,
+      rateBps: 0,
+      peers: 0,
+      sources: [],
+      path: song.path,
+      banned: [],
+    }
+  }
+
   function startDownload(cid: string, options: { providers?: string[] } = {}): DownloadInfo {
     if (!running) throw new SwarmStoppedError()
     parseCid(cid)
     let d = downloads.get(cid)
     if (d === undefined || d.state === 'cancelled' || d.state === 'failed') {
+      // Already in the library: done at once (a Download that never starts would hang its waiters).
+      const have = libraryInfo(cid)
+      if (have !== undefined) return have
       d = newDownload(cid)
       downloads.set(cid, d)
       const created = d
-      if (library.get(cid) === undefined) {
-        void created.start().catch((err: Error) => logger('starting download of %s: %s', cid, err.message))
-      }
+      void created.start().catch((err: Error) => logger('starting download of %s: %s', cid, err.message))
     }
     if (options.providers !== undefined) d.addProviders(options.providers)
     return d.info()
   }
 
   async function download(cid: string, options: { providers?: string[]; signal?: AbortSignal } = {}) {
-    const song = library.get(cid)
-    if (song !== undefined && !downloads.has(cid)) {
-      return {
-        cid,
-        state: 'done',
-        percent: 100,
-        size: song.size,
-        bytesDone: song.size,
-        piecesDone: 0,
-        rateBps: 0,
-        peers: 0,
-        sources: [],
-        path: song.path,
-        banned: [],
-      } satisfies DownloadInfo
+    if (!downloads.has(cid)) {
+      const have = libraryInfo(cid)
+      if (have !== undefined) return have
     }
     startDownload(cid, options)
     const d = requireDownload(cid)
@@ -439,7 +450,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       downloads.delete(cid)
     },
     list: () => [...downloads.values()].map((d) => d.info()),
-    get: (cid) => downloads.get(cid)?.info(),
+    get: (cid) => downloads.get(cid)?.info() ?? libraryInfo(cid),
     read,
     stat,
     load: () => uploads.load(),

@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import { hashFile, PIECE_SIZE } from '../../src/library/content-id.ts'
 import { encodeWav } from '../../src/library/demo/encode.ts'
 import { TuttiError } from '../../src/shared/errors.ts'
+import { runGet } from '../../src/swarm/cli-get.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { cleanup, makeSong, startNode, type TestNode, type TestSong, tempDir } from './helpers.ts'
 
@@ -109,5 +110,23 @@ test('a fetched song is named "Artist - Title.ext" from its tags, and by its id 
       signal: AbortSignal.timeout(30_000),
     })
     assert.equal(basename(b.path!), `${untagged.cid}.mp3`)
+  })
+})
+
+test('asking for a song the library already has is done at once (tutti get does not hang)', async () => {
+  await withNodes(async (track, dirs) => {
+    const dir = await tempDir('songs')
+    dirs.push(dir)
+    const song = await makeSong(dir, 3 * PIECE_SIZE + 7)
+    const node = track(await startNode({ songs: [song] }))
+    const started = node.swarm.startDownload(song.cid)
+    assert.equal(started.state, 'done')
+    assert.equal(started.percent, 100)
+    assert.equal(started.pieces, 4)
+    assert.equal(node.swarm.get(song.cid)?.state, 'done', 'polling it says done too')
+    assert.deepEqual(node.swarm.list(), [], 'no download entry lingers')
+    const got = await runGet(node.swarm, song.cid, { stdout: { write: () => true } })
+    assert.equal(got.state, 'done')
+    assert.equal(got.path, node.swarm.get(song.cid)?.path)
   })
 })
