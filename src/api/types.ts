@@ -29,6 +29,8 @@ export interface NodeStatus {
   libraries: string[]
   /** Who may see each folder's songs (`--share`); the longest matching folder wins. */
   shares?: ShareFolder[]
+  /** Swarm limits in force (`--upload-rate` ...); an absent rate is uncapped. */
+  limits?: { uploadRateBytes?: number; downloadRateBytes?: number; maxPeers: number; maxRequests: number }
 }
 
 export type PeerSource = 'mdns' | 'bootstrap' | 'dht' | 'party' | 'manual' | (string & {})

@@ -36,6 +36,11 @@ export interface NodeConfig {
   announce: string[]
   output: string
   displayName?: string
+  /** Swarm limits; undefined = the swarm's default (rates: uncapped). */
+  uploadRateBytes?: number
+  downloadRateBytes?: number
+  maxPeers?: number
+  maxRequests?: number
 }
 
 export const DEFAULT_API_PORT = 7707
@@ -129,6 +134,34 @@ export const NODE_FLAGS = [
     arg: 'NAME',
     help: 'display name in parties (default: host name)',
   },
+  {
+    flag: 'upload-rate',
+    env: 'TUTTI_UPLOAD_RATE',
+    kind: 'string',
+    arg: 'RATE',
+    help: 'upload cap, bytes/s: 2MiB, 500KiB, 4MB, 800000 (default / 0: uncapped)',
+  },
+  {
+    flag: 'download-rate',
+    env: 'TUTTI_DOWNLOAD_RATE',
+    kind: 'string',
+    arg: 'RATE',
+    help: 'download cap, bytes/s, as --upload-rate (default / 0: uncapped)',
+  },
+  {
+    flag: 'max-peers',
+    env: 'TUTTI_MAX_PEERS',
+    kind: 'string',
+    arg: 'N',
+    help: 'peers a download fetches from at once (default 20)',
+  },
+  {
+    flag: 'max-requests',
+    env: 'TUTTI_MAX_REQUESTS',
+    kind: 'string',
+    arg: 'N',
+    help: 'outstanding piece requests across all downloads (default 256)',
+  },
 ] as const
 
 export function xdgDirs(env: NodeJS.ProcessEnv): { dataDir: string; configDir: string } {
@@ -174,6 +207,40 @@ function parseShare(text: string, libraries: string[], dataDir: string): ShareFo
   if (!roots.some((root) => isInside(root, path)))
     throw new UsageError(`--share: ${path} is not a --library folder or inside one`)
   return { path, scope: scope.data }
+}
+
+const RATE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1000,
+  kb: 1000,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 * 1024,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+}
+
+/** `2MiB`, `500KiB`, `4MB`, `1.5m`, `800000` (optionally `/s`) → bytes/s; 0 → undefined (uncapped). */
+export function parseRate(text: string, source: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)(?:\/s)?\s*$/i.exec(text)
+  const unit = m === null ? undefined : RATE_UNITS[m[2].toLowerCase()]
+  if (m === null || unit === undefined)
+    throw new UsageError(`${source}: not a rate: ${text} (examples: 2MiB, 500KiB, 4MB, 800000)`)
+  const bytes = Math.round(Number(m[1]) * unit)
+  if (bytes === 0) return undefined
+  if (bytes < 1024) throw new UsageError(`${source}: ${text} is below 1 KiB/s; 0 means uncapped`)
+  return bytes
+}
+
+function parseCount(text: string | undefined, source: string, max: number): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`${source}: expected a whole number from 1 to ${max}, got ${text}`)
+  return n
 }
 
 function truthy(value: string | undefined): boolean {
@@ -231,7 +298,15 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
     announce: list('announce', 'TUTTI_ANNOUNCE', ',').map((a) => parseMultiaddr(a, '--announce')),
     output,
     displayName: str('name', 'TUTTI_NAME'),
+    uploadRateBytes: optionalRate(str('upload-rate', 'TUTTI_UPLOAD_RATE'), '--upload-rate'),
+    downloadRateBytes: optionalRate(str('download-rate', 'TUTTI_DOWNLOAD_RATE'), '--download-rate'),
+    maxPeers: parseCount(str('max-peers', 'TUTTI_MAX_PEERS'), '--max-peers', 1000),
+    maxRequests: parseCount(str('max-requests', 'TUTTI_MAX_REQUESTS'), '--max-requests', 100_000),
   }
+}
+
+function optionalRate(text: string | undefined, source: string): number | undefined {
+  return text === undefined ? undefined : parseRate(text, source)
 }
 
 export function nodeFlagsHelp(): string {

@@ -23,7 +23,7 @@ import { createPeerCache, createSearch } from '../search/index.ts'
 import { mayShare, nodeShareSettings, shareScopeCheck } from '../search/share.ts'
 import { type Clock, monotonicClock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
-import { createSwarm } from '../swarm/index.ts'
+import { createSwarm, DEFAULT_MAX_PEERS, DEFAULT_MAX_REQUESTS } from '../swarm/index.ts'
 import type { NodeConfig } from './config.ts'
 import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts'
 
@@ -126,7 +126,14 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
     const shareScope = shareScopeCheck(shares, isPartyMember)
 
     const swarm = createSwarm(
-      { dataDir: config.dataDir, downloadDir },
+      {
+        dataDir: config.dataDir,
+        downloadDir,
+        uploadRateBytes: config.uploadRateBytes,
+        downloadRateBytes: config.downloadRateBytes,
+        maxPeers: config.maxPeers,
+        maxRequests: config.maxRequests,
+      },
       {
         libp2p: node,
         library: lib,
@@ -209,6 +216,12 @@ export function createTuttiNode(config: NodeConfig, hooks: NodeHooks = {}): Tutt
           rejected: lib.rejected().length,
           libraries: folders,
           shares: shares.folders,
+          limits: {
+            uploadRateBytes: config.uploadRateBytes,
+            downloadRateBytes: config.downloadRateBytes,
+            maxPeers: config.maxPeers ?? DEFAULT_MAX_PEERS,
+            maxRequests: config.maxRequests ?? DEFAULT_MAX_REQUESTS,
+          },
         }),
         peers: () => peers.list(),
       },

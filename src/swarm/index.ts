@@ -2,7 +2,14 @@
 
 export * from './errors.ts'
 export { SWARM_PROTOCOL } from './schema.ts'
-export { createSwarm, type SwarmComponents, type SwarmInit, type SwarmSharing } from './swarm.ts'
+export {
+  createSwarm,
+  DEFAULT_MAX_PEERS,
+  DEFAULT_MAX_REQUESTS,
+  type SwarmComponents,
+  type SwarmInit,
+  type SwarmSharing,
+} from './swarm.ts'
 export type {
   DownloadInfo,
   DownloadOptions,

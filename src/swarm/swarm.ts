@@ -33,6 +33,8 @@ import { pieceVerifies } from './verify.ts'
 
 const logger = log('swarm')
 const PEX_CACHE_MS = 5_000
+export const DEFAULT_MAX_PEERS = 20
+export const DEFAULT_MAX_REQUESTS = 256
 
 export interface SwarmInit {
   dataDir: string
@@ -95,7 +97,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
   const partialPath = (cid: string): string => join(downloadDir, cid)
   const events = new TypedEmitter<SwarmEvents>()
   const downloads = new Map<string, Download>()
-  const requests = { inFlight: 0, max: init.maxRequests ?? 256 }
+  const requests = { inFlight: 0, max: init.maxRequests ?? DEFAULT_MAX_REQUESTS }
   const uploadBucket = new TokenBucket(init.uploadRateBytes ?? 0)
   const downloadBucket = new TokenBucket(init.downloadRateBytes ?? 0)
   const salt = Math.floor(Math.random() * 2 ** 31)
@@ -285,7 +287,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       downloadDir,
       bans,
       downloadBucket,
-      maxPeers: init.maxPeers ?? 20,
+      maxPeers: init.maxPeers ?? DEFAULT_MAX_PEERS,
       providerTimeoutMs: init.providerTimeoutMs ?? 120_000,
       requests,
       salt,

@@ -12,8 +12,12 @@ after(async () => {
 test('two nodes started with --bootstrap find each other, ping, and list each other', async () => {
   const a = await startNode([])
   running.push(a)
-  const b = await startNode(['--bootstrap', a.listenAddrs[0]])
+  const b = await startNode(['--bootstrap', a.listenAddrs[0], '--upload-rate', '2MiB', '--max-peers', '7'])
   running.push(b)
+  // The swarm limits given on the command line are the ones in force.
+  const limits = (JSON.parse(tutti(['status', '--data', b.dataDir, '--json']).stdout) as { limits: unknown })
+    .limits
+  assert.deepEqual(limits, { uploadRateBytes: 2 * 1024 * 1024, maxPeers: 7, maxRequests: 256 })
   type Peer = { peerId: string; connected: boolean; rttMs?: number; addresses: string[] }
   const peersOf = (n: NodeProcess): Peer[] => {
     const r = tutti(['peers', '--data', n.dataDir, '--json'])
