@@ -1,12 +1,15 @@
 /**
  * Where the node's player gets party songs: from the library when we have
- * them, else through the swarm with the party members as providers. The
- * player plays silence for a song still on its way and joins the timeline at
- * the party's position the moment it is loaded — a slow member never delays
- * the party.
+ * them, else through the swarm with the party members as providers. A WAV
+ * song not yet here streams: the player gets it as soon as the audio at the
+ * party's position has arrived (src/playback/stream-wav.ts) while the rest
+ * keeps coming; other formats are decoded once downloaded. Until then the
+ * player plays silence and joins the timeline at the party's position the
+ * moment audio is there — a slow member never delays the party.
  */
 import type { Library } from '../library/types.ts'
 import type { DecodedSong } from '../playback/decode.ts'
+import { streamWavSong } from '../playback/stream-wav.ts'
 import { log } from '../shared/logger.ts'
 
 const logger = log('party:songs')
@@ -19,25 +22,81 @@ export interface PartySongLoaderComponents {
       cid: string,
       options?: { providers?: string[]; signal?: AbortSignal },
     ): Promise<{ path?: string }>
+    /** Streaming read and size (both or neither): lets a song play while it arrives. */
+    read?(
+      cid: string,
+      start: number,
+      endInclusive: number,
+      options?: { signal?: AbortSignal; providers?: string[] },
+    ): AsyncIterable<Uint8Array>
+    stat?(cid: string): { size: number } | undefined
   }
   /** Peers to fetch from first: the party's members (`PartyService.songProviders`). */
   providers(): string[]
   /** Decode a file for the player (src/playback/decode.ts `decodeAudioFile` fits). */
   decode(path: string, options?: { signal?: AbortSignal }): Promise<DecodedSong>
+  /** Output rate of the player (default 48 000). */
+  sampleRate?: number
 }
+
+/** How long to wait for a song's manifest (its size) before giving the streaming path up. */
+const MANIFEST_WAIT_MS = 20_000
 
 export function createPartySongLoader(
   components: PartySongLoaderComponents,
-): (cid: string, options?: { signal?: AbortSignal }) => Promise<DecodedSong | undefined> {
+): (cid: string, options?: { signal?: AbortSignal; startAt?: number }) => Promise<DecodedSong | undefined> {
+  const { swarm } = components
+
+  async function size(cid: string, signal?: AbortSignal): Promise<number | undefined> {
+    const stat = swarm?.stat
+    if (stat === undefined) return undefined
+    const giveUp = Date.now() + MANIFEST_WAIT_MS
+    while (Date.now() < giveUp) {
+      signal?.throwIfAborted()
+      try {
+        return stat(cid)?.size
+      } catch {
+        // The manifest is on its way (ManifestPendingError): ask again shortly.
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+    return undefined
+  }
+
+  async function stream(
+    cid: string,
+    startAt: number,
+    signal?: AbortSignal,
+  ): Promise<DecodedSong | undefined> {
+    const read = swarm?.read
+    if (read === undefined) return undefined
+    const providers = components.providers()
+    const bytes = await size(cid, signal)
+    if (bytes === undefined || bytes === 0) return undefined
+    return streamWavSong(
+      { size: bytes, read: (start, end, s) => read(cid, start, end, { signal: s, providers }) },
+      {
+        startAt,
+        outputSampleRate: components.sampleRate ?? 48_000,
+        signal,
+        onDone: (err) => {
+          if (err !== undefined && !signal?.aborted) logger('streaming %s stopped: %s', cid, err.message)
+        },
+      },
+    )
+  }
+
   return async (cid, options) => {
     const local = components.library.get(cid)
     if (local !== undefined) return components.decode(local.path, options)
-    if (components.swarm === undefined) return undefined
+    if (swarm === undefined) return undefined
     try {
-      const info = await components.swarm.download(cid, {
-        providers: components.providers(),
-        signal: options?.signal,
-      })
+      // The whole download runs in any case (the song joins the library); streaming only plays it sooner.
+      const whole = swarm.download(cid, { providers: components.providers(), signal: options?.signal })
+      whole.catch(() => {}) // awaited below unless the song streams
+      const streamed = await stream(cid, options?.startAt ?? 0, options?.signal)
+      if (streamed !== undefined) return streamed
+      const info = await whole
       if (info.path === undefined) return undefined
       return await components.decode(info.path, options)
     } catch (err) {

@@ -23,6 +23,17 @@ export interface DecodedSong {
   frames: number
   /** Rate of the file before resampling. */
   sourceSampleRate: number
+  /**
+   * A song still arriving (streamed from the swarm): only frames in
+   * [from, to) hold audio so far; the range grows as bytes arrive. Absent:
+   * the whole song is there.
+   */
+  ready?: { from: number; to: number }
+}
+
+/** Does frame `pos` of `song` hold audio yet? */
+export function frameReady(song: DecodedSong, pos: number): boolean {
+  return song.ready === undefined || (pos >= song.ready.from && pos < song.ready.to)
 }
 
 export type AudioFormat = 'wav' | 'mp3' | 'flac' | 'ogg-opus' | 'ogg-other'

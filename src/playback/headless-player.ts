@@ -54,7 +54,14 @@ export interface HeadlessPlayerComponents {
   clock: Clock
   toLocal(partyMs: number): number
   toParty(localMs: number): number
-  loadSong(cid: string, options?: { signal?: AbortSignal }): Promise<DecodedSong | undefined>
+  /**
+   * `startAt`: the media second the party is at in this song now (0 for a
+   * song still to come), so a loader that streams can fetch from there first.
+   */
+  loadSong(
+    cid: string,
+    options?: { signal?: AbortSignal; startAt?: number },
+  ): Promise<DecodedSong | undefined>
 }
 
 export interface HeadlessPlayerEvents extends Record<string, unknown> {
@@ -122,14 +129,19 @@ export function createHeadlessPlayer(
   let lastEmitLocal = Number.NEGATIVE_INFINITY
   let underruns = 0
 
-  function wantedCids(): string[] {
-    if (timeline === undefined) return []
+  function renderingHere() {
+    if (timeline === undefined) return undefined
     // Songs are wanted from where rendering stands (ahead of the clock), not where the clock is.
     const local =
       recording === undefined
         ? components.clock.now()
         : recording.recordingStartLocalMs + (framesWritten * 1000) / PLAYER_SAMPLE_RATE
-    const here = locate(timeline, queue, components.toParty(local))
+    return locate(timeline, queue, components.toParty(local))
+  }
+
+  function wantedCids(): string[] {
+    if (timeline === undefined) return []
+    const here = renderingHere()
     const from = here?.index ?? queue.findIndex((e) => e.entryId === timeline?.entryId)
     if (from < 0) return []
     return [...new Set(queue.slice(from, from + preload).map((e) => e.cid))]
@@ -142,8 +154,10 @@ export function createHeadlessPlayer(
       if (songs.has(cid) || loading.has(cid)) continue
       if ((failed.get(cid) ?? Number.NEGATIVE_INFINITY) > components.clock.now()) continue
       failed.delete(cid)
+      const here = renderingHere()
+      const startAt = here?.cid === cid ? Math.max(0, here.position) : 0
       const job = components
-        .loadSong(cid, { signal: abort?.signal })
+        .loadSong(cid, { signal: abort?.signal, startAt })
         .then((song) => {
           if (song === undefined) failed.set(cid, components.clock.now() + retryMs)
           else if (wantedCids().includes(cid)) songs.set(cid, song)

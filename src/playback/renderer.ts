@@ -16,7 +16,7 @@
  * to `hardResyncMs` are slewed away at most `maxSlew` (0.2 %: about 3 cents
  * of pitch, 2 ms per second); larger ones (seek, skip) jump at once.
  */
-import type { DecodedSong } from './decode.ts'
+import { type DecodedSong, frameReady } from './decode.ts'
 import { durationSeconds, locate, type QueueEntry, type Timeline } from './timeline.ts'
 
 /** A player's honest account of what it plays: at local time `localTime` it is at `mediaPosition` (s) of `entryId`, advancing `rate` media seconds per local second. */
@@ -133,7 +133,8 @@ export class BlockRenderer {
         song = input.song(queue[index].cid)
         entryLength = lengthFrames(queue[index], song, rate)
       }
-      if (song === undefined || pos >= entryLength) continue
+      // Not here yet (or not yet arrived, for a streamed song): silence, never stale samples.
+      if (song === undefined || pos >= entryLength || !frameReady(song, Math.floor(pos))) continue
       const l = song.channels[0]
       const r = song.channels[1] ?? l
       left[k] = sampleAt(l, pos)
@@ -152,7 +153,13 @@ export class BlockRenderer {
     this.#continuation = { entryId: queue[endEntry].entryId, frame: endFrame }
 
     const position = start / rate
-    if (input.song(here.cid) === undefined && position >= 0) return idle('loading', position, here)
+    const current = input.song(here.cid)
+    if (position >= 0 && (current === undefined || !frameReady(current, Math.floor(start)))) {
+      // Report honestly: a block whose start has no audio plays nothing at all.
+      left.fill(0)
+      right.fill(0)
+      return idle('loading', position, here)
+    }
     return {
       left,
       right,

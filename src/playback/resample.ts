@@ -57,11 +57,26 @@ const MAX_PHASES = 4096
 /** Resample one channel from `fromRate` to `toRate`. Identity (a copy) when the rates match. */
 export function resampleChannel(input: Float32Array, fromRate: number, toRate: number): Float32Array {
   if (fromRate === toRate) return input.slice()
-  if (Number.isInteger(fromRate) && Number.isInteger(toRate)) {
-    const g = gcd(fromRate, toRate)
-    if (toRate / g <= MAX_PHASES) return resamplePolyphase(input, fromRate / g, toRate / g)
-  }
+  const ratio = polyphaseRatio(fromRate, toRate)
+  if (ratio !== undefined) return resamplePolyphase(input, ratio.down, ratio.up)
   return resampleByTable(input, fromRate, toRate)
+}
+
+interface PolyphaseBank {
+  down: number
+  up: number
+  half: number
+  taps: number
+  bank: Float32Array
+}
+
+const banks = new Map<string, PolyphaseBank>()
+
+/** The rate pair reduced to up/down when a polyphase bank fits it, else undefined. */
+function polyphaseRatio(fromRate: number, toRate: number): { down: number; up: number } | undefined {
+  if (!Number.isInteger(fromRate) || !Number.isInteger(toRate)) return undefined
+  const g = gcd(fromRate, toRate)
+  return toRate / g <= MAX_PHASES ? { down: fromRate / g, up: toRate / g } : undefined
 }
 
 /**
@@ -69,10 +84,11 @@ export function resampleChannel(input: Float32Array, fromRate: number, toRate: n
  * the kernel has only `up` distinct phases, so each is computed once and the
  * inner loop is a plain dot product (about 10× faster than table lookups).
  */
-function resamplePolyphase(input: Float32Array, down: number, up: number): Float32Array {
+function polyphaseBank(down: number, up: number): PolyphaseBank {
+  const key = `${down}/${up}`
+  const cached = banks.get(key)
+  if (cached !== undefined) return cached
   const table = kernel()
-  const outLength = resampledLength(input.length, down, up)
-  const output = new Float32Array(outLength)
   const cutoff = up < down ? (up / down) * 0.97 : 1
   const half = Math.ceil(ZERO_CROSSINGS / cutoff)
   const taps = 2 * half
@@ -87,8 +103,22 @@ function resamplePolyphase(input: Float32Array, down: number, up: number): Float
         i >= table.length - 1 ? 0 : (table[i] + (table[i + 1] - table[i]) * (t - i)) * cutoff
     }
   }
+  const made = { down, up, half, taps, bank }
+  banks.set(key, made)
+  return made
+}
+
+/** Output frames [from, to) of `input` resampled through `p`, written into `output`. */
+function polyphaseInto(
+  input: Float32Array,
+  p: PolyphaseBank,
+  output: Float32Array,
+  from: number,
+  to: number,
+): void {
+  const { down, up, half, taps, bank } = p
   const last = input.length - 1
-  for (let o = 0; o < outLength; o++) {
+  for (let o = from; o < to; o++) {
     const num = o * down
     const n = Math.floor(num / up)
     const phase = num - n * up
@@ -105,7 +135,45 @@ function resamplePolyphase(input: Float32Array, down: number, up: number): Float
     }
     output[o] = sum
   }
+}
+
+function resamplePolyphase(input: Float32Array, down: number, up: number): Float32Array {
+  const output = new Float32Array(resampledLength(input.length, down, up))
+  polyphaseInto(input, polyphaseBank(down, up), output, 0, output.length)
   return output
+}
+
+/**
+ * Resampling for a song that arrives in pieces: input frames [inFrom, inTo)
+ * of `input` (a full-length array) hold audio; computes every output frame
+ * whose kernel lies wholly inside that range (or runs off the song's own
+ * ends) and returns that output range. Undefined when the rate pair has no
+ * polyphase bank (then a song cannot stream; decode it whole).
+ */
+export function resampleArrived(
+  input: Float32Array,
+  inFrom: number,
+  inTo: number,
+  fromRate: number,
+  toRate: number,
+  output: Float32Array,
+  /** Output frames below this are already computed: skip them (a growing range is resampled once). */
+  skipBelow = 0,
+): { from: number; to: number } | undefined {
+  if (fromRate === toRate) {
+    const start = Math.max(inFrom, skipBelow)
+    if (inTo > start) output.set(input.subarray(start, inTo), start)
+    return { from: inFrom, to: inTo }
+  }
+  const ratio = polyphaseRatio(fromRate, toRate)
+  if (ratio === undefined) return undefined
+  const p = polyphaseBank(ratio.down, ratio.up)
+  // Output o centres on input n = floor(o·down/up) and reads n − half + 1 … n + half.
+  const from = inFrom === 0 ? 0 : Math.ceil(((inFrom + p.half - 1) * p.up) / p.down)
+  const to = inTo >= input.length ? output.length : Math.floor(((inTo - p.half) * p.up) / p.down)
+  const clampedTo = Math.min(output.length, Math.max(from, to))
+  polyphaseInto(input, p, output, Math.max(from, skipBelow), clampedTo)
+  return { from, to: clampedTo }
 }
 
 /** Any ratio: kernel read from the table per tap (slower; used for odd rates only). */

@@ -46,11 +46,27 @@ export function parseWav(bytes: Uint8Array): PcmAudio {
   const chunks = wavChunks(bytes)
   const fmt = chunks.find((c) => c.id === 'fmt ')
   const data = chunks.find((c) => c.id === 'data')
-  if (fmt === undefined || data === undefined || fmt.size < 16)
-    throw new CorruptAudioError('WAV without fmt or data chunk')
+  if (fmt === undefined || data === undefined) throw new CorruptAudioError('WAV without fmt or data chunk')
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const format = parseFmt(view, fmt)
+  const frames = Math.floor(data.size / format.blockAlign)
+  const channels = Array.from({ length: format.channels }, () => new Float32Array(frames))
+  decodeWavFrames(bytes.subarray(data.start, data.start + frames * format.blockAlign), format, channels, 0)
+  return { sampleRate: format.sampleRate, channels }
+}
+
+export interface WavFormat {
+  format: number
+  channels: number
+  sampleRate: number
+  blockAlign: number
+  bits: number
+}
+
+function parseFmt(view: DataView, fmt: { start: number; size: number }): WavFormat {
+  if (fmt.size < 16) throw new CorruptAudioError('WAV with a short fmt chunk')
   let format = view.getUint16(fmt.start, true)
-  const channelCount = view.getUint16(fmt.start + 2, true)
+  const channels = view.getUint16(fmt.start + 2, true)
   const sampleRate = view.getUint32(fmt.start + 4, true)
   const blockAlign = view.getUint16(fmt.start + 12, true)
   const bits = view.getUint16(fmt.start + 14, true)
@@ -58,20 +74,62 @@ export function parseWav(bytes: Uint8Array): PcmAudio {
     if (fmt.size < 40) throw new CorruptAudioError('WAVE_FORMAT_EXTENSIBLE with a short fmt chunk')
     format = view.getUint16(fmt.start + 24, true) // first two bytes of the sub-format GUID
   }
-  if (channelCount === 0 || sampleRate === 0)
-    throw new CorruptAudioError('WAV with zero channels or sample rate')
+  if (channels === 0 || sampleRate === 0) throw new CorruptAudioError('WAV with zero channels or sample rate')
   const bytesPerSample = bits / 8
-  if (!Number.isInteger(bytesPerSample) || blockAlign < channelCount * bytesPerSample) {
+  if (!Number.isInteger(bytesPerSample) || blockAlign < channels * bytesPerSample) {
     throw new CorruptAudioError(`WAV with ${bits}-bit samples and block align ${blockAlign}`)
   }
-  const read = sampleReader(view, format, bits)
-  const frames = Math.floor(data.size / blockAlign)
-  const channels = Array.from({ length: channelCount }, () => new Float32Array(frames))
-  for (let f = 0; f < frames; f++) {
-    const base = data.start + f * blockAlign
-    for (let c = 0; c < channelCount; c++) channels[c][f] = read(base + c * bytesPerSample)
+  sampleReader(view, format, bits) // refuses formats we cannot read, now rather than mid-stream
+  return { format, channels, sampleRate, blockAlign, bits }
+}
+
+/**
+ * Where a WAV's samples are, from its first bytes only (for streaming: the
+ * rest may not have arrived). `fileSize` bounds a data chunk whose declared
+ * size is missing or too large. Throws when the head does not reach the data chunk.
+ */
+export function wavLayout(
+  head: Uint8Array,
+  fileSize: number,
+): WavFormat & { dataStart: number; dataBytes: number } {
+  if (!isWav(head)) throw new UnsupportedAudioError('not a RIFF/WAVE file')
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  let format: WavFormat | undefined
+  let at = 12
+  while (at + 8 <= head.length) {
+    const id = ascii(head, at, 4)
+    const size = view.getUint32(at + 4, true)
+    if (id === 'data') {
+      if (format === undefined) throw new CorruptAudioError('WAV data chunk before its fmt chunk')
+      const available = fileSize - (at + 8)
+      const dataBytes = size === 0 || size > available ? available : size
+      return { ...format, dataStart: at + 8, dataBytes: dataBytes - (dataBytes % format.blockAlign) }
+    }
+    if (id === 'fmt ') {
+      if (at + 8 + size > head.length) break
+      format = parseFmt(view, { start: at + 8, size })
+    }
+    at += 8 + size + (size % 2)
   }
-  return { sampleRate, channels }
+  throw new UnsupportedAudioError('the first bytes of this WAV do not reach its data chunk')
+}
+
+/** Decode whole frames of sample bytes into planar channels starting at frame `into`. Returns frames decoded. */
+export function decodeWavFrames(
+  bytes: Uint8Array,
+  format: WavFormat,
+  channels: Float32Array[],
+  into: number,
+): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const read = sampleReader(view, format.format, format.bits)
+  const bytesPerSample = format.bits / 8
+  const frames = Math.min(Math.floor(bytes.length / format.blockAlign), channels[0].length - into)
+  for (let f = 0; f < frames; f++) {
+    const base = f * format.blockAlign
+    for (let c = 0; c < format.channels; c++) channels[c][into + f] = read(base + c * bytesPerSample)
+  }
+  return Math.max(0, frames)
 }
 
 function sampleReader(view: DataView, format: number, bits: number): (at: number) => number {

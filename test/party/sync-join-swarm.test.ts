@@ -38,7 +38,12 @@ interface Member {
   dataDir: string
 }
 
-async function makeMember(name: string, offsetMs: number, driftPpm: number): Promise<Member> {
+async function makeMember(
+  name: string,
+  offsetMs: number,
+  driftPpm: number,
+  uploadRateBytes?: number,
+): Promise<Member> {
   const t0 = monotonicClock.now()
   const clock: Clock = {
     now: () => {
@@ -56,7 +61,7 @@ async function makeMember(name: string, offsetMs: number, driftPpm: number): Pro
     autoDialBelow: 0,
   })
   const library = new FakeLibrary()
-  const swarm = createSwarm({ dataDir, dht: false }, { libp2p, library, clock })
+  const swarm = createSwarm({ dataDir, dht: false, uploadRateBytes }, { libp2p, library, clock })
   await swarm.start()
   const party = createPartyService(
     { dataDir, displayName: name },
@@ -106,6 +111,30 @@ function positionAt(m: Member, T: number, entryId: string): number | undefined {
   return best.mediaPosition + (elapsedLocal / 1000) * best.rate
 }
 
+/** Deterministic noise, mono 16-bit at `rate`: 90 s at 48 kHz ≈ 8.6 MB, many swarm pieces. */
+async function writeNoiseSong(dir: string, rate: number): Promise<string> {
+  const random = mulberry32(7)
+  const data = Buffer.alloc(SONG_SECONDS * rate * 2)
+  for (let i = 0; i < SONG_SECONDS * rate; i++) data.writeInt16LE(Math.round((random() - 0.5) * 16000), i * 2)
+  const path = join(dir, 'song.wav')
+  await writeFile(
+    path,
+    Buffer.concat([wavHeader({ sampleRate: rate, channels: 1, dataBytes: data.length }), data]),
+  )
+  return path
+}
+
+async function stopMembers(...members: Array<Member | undefined>): Promise<void> {
+  for (const m of members) {
+    if (m === undefined) continue
+    await m.player.stop()
+    await m.party.stop()
+    await m.swarm.stop()
+    await m.libp2p.stop()
+    await rm(m.dataDir, { recursive: true, force: true })
+  }
+}
+
 describe('mid-song join through the swarm', { timeout: 120_000 }, () => {
   let host: Member
   let joiner: Member
@@ -114,29 +143,13 @@ describe('mid-song join through the swarm', { timeout: 120_000 }, () => {
 
   before(async () => {
     songDir = await mkdtemp(join(tmpdir(), 'tutti-sync-join-song-'))
-    // Deterministic noise, mono 16-bit: 90 s ≈ 8.6 MB, many swarm pieces.
-    const random = mulberry32(7)
-    const data = Buffer.alloc(SONG_SECONDS * RATE * 2)
-    for (let i = 0; i < SONG_SECONDS * RATE; i++)
-      data.writeInt16LE(Math.round((random() - 0.5) * 16000), i * 2)
-    songPath = join(songDir, 'song.wav')
-    await writeFile(
-      songPath,
-      Buffer.concat([wavHeader({ sampleRate: RATE, channels: 1, dataBytes: data.length }), data]),
-    )
+    songPath = await writeNoiseSong(songDir, RATE)
     host = await makeMember('host', 0, 0)
     joiner = await makeMember('joiner', 7_250, -180)
   })
 
   after(async () => {
-    for (const m of [joiner, host]) {
-      if (m === undefined) continue
-      await m.player.stop()
-      await m.party.stop()
-      await m.swarm.stop()
-      await m.libp2p.stop()
-      await rm(m.dataDir, { recursive: true, force: true })
-    }
+    await stopMembers(joiner, host)
     await rm(songDir, { recursive: true, force: true })
   })
 
@@ -200,5 +213,69 @@ describe('mid-song join through the swarm', { timeout: 120_000 }, () => {
       await readFile(songPath),
       'the fetched bytes are the host file',
     )
+  })
+})
+
+describe('mid-song join while the song is still arriving', { timeout: 120_000 }, () => {
+  let host: Member | undefined
+  let joiner: Member | undefined
+  let songDir: string
+
+  after(async () => {
+    await stopMembers(joiner, host)
+    await rm(songDir, { recursive: true, force: true })
+  })
+
+  it('a joiner plays the song (44.1 kHz WAV, resampled) from the party position long before the whole file is there', async () => {
+    songDir = await mkdtemp(join(tmpdir(), 'tutti-sync-stream-song-'))
+    const songPath = await writeNoiseSong(songDir, 44_100)
+    // The host's uplink carries the 7.9 MB song in ~30 s; the audio at the join position needs well under a second of it.
+    host = await makeMember('host', 0, 0, 256 * 1024)
+    joiner = await makeMember('joiner', -3_100, 120)
+    const { cid, manifest } = await hashFile(songPath)
+    host.library.add(songPath, cid, manifest).durationSec = SONG_SECONDS
+    const { invite } = await host.party.create({ name: 'Join while it streams' })
+    await host.party.command({
+      type: 'enqueue',
+      song: { cid, title: 'Noise', artist: 'Test', durationSec: SONG_SECONDS },
+    })
+    await host.party.command({ type: 'play' })
+    const entryId = host.party.status()?.queue[0]?.entryId ?? assert.fail('queued')
+    const h = host
+    await waitFor(() => (positionAt(h, monotonicClock.now() - 200, entryId) ?? 0) > 20, 'the host 20 s in', {
+      timeoutMs: 40_000,
+    })
+    await joiner.party.join(invite)
+    const j = joiner
+    let playingWhileIncomplete: { piecesDone: number; pieces?: number; errorMs: number } | undefined
+    await waitFor(
+      () => {
+        const T = monotonicClock.now() - 200
+        const ref = positionAt(h, T, entryId)
+        const mine = positionAt(j, T, entryId)
+        const download = j.swarm.get(cid)
+        if (ref === undefined || mine === undefined || download === undefined || download.state === 'done')
+          return false
+        playingWhileIncomplete = {
+          piecesDone: download.piecesDone,
+          pieces: download.pieces,
+          errorMs: Math.abs(mine - ref) * 1000,
+        }
+        return true
+      },
+      'the joiner to play while its download is incomplete',
+      { timeoutMs: 20_000, intervalMs: 50 },
+    )
+    console.log(`joiner playing with ${JSON.stringify(playingWhileIncomplete)}`)
+    assert.ok(playingWhileIncomplete !== undefined)
+    assert.ok(
+      playingWhileIncomplete.pieces === undefined ||
+        playingWhileIncomplete.piecesDone < playingWhileIncomplete.pieces,
+    )
+    assert.ok(
+      playingWhileIncomplete.errorMs < 20,
+      `playing at the party's position (${playingWhileIncomplete.errorMs} ms off)`,
+    )
+    assert.equal(j.loads[0]?.fromDisk, false)
   })
 })

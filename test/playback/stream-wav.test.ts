@@ -1,0 +1,127 @@
+// A WAV that is still arriving: the song resolves once the audio at the start position is decoded (while
+// the beginning has not arrived), its ready range holds exactly the samples a whole-file decode gives, it
+// is whole once every byte is in, and a non-WAV does not stream. The renderer plays only what is ready.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { encodeMp3, encodeWav } from '../../src/library/demo/encode.ts'
+import type { Pcm } from '../../src/library/demo/synth.ts'
+import { type DecodedSong, decodeAudio } from '../../src/playback/decode.ts'
+import { BlockRenderer } from '../../src/playback/renderer.ts'
+import { type ByteSource, streamWavSong } from '../../src/playback/stream-wav.ts'
+import type { QueueEntry, Timeline } from '../../src/playback/timeline.ts'
+
+const SRC_RATE = 44_100
+const SECONDS = 6
+
+function noise(rate: number, seconds: number): Pcm {
+  let x = 1
+  const next = () => {
+    x = (x * 16807) % 2147483647
+    return (x / 2147483647 - 0.5) * 0.8
+  }
+  const left = Float32Array.from({ length: rate * seconds }, next)
+  const right = Float32Array.from({ length: rate * seconds }, next)
+  return { sampleRate: rate, left, right }
+}
+
+/** Serves byte ranges in 4 KiB chunks; ranges that start inside the samples before `holdBefore` wait for `release()`. */
+function gatedSource(bytes: Uint8Array, holdBefore: number) {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const source: ByteSource = {
+    size: bytes.length,
+    async *read(start, end) {
+      if (start > 4096 && start < holdBefore) await released
+      for (let at = start; at <= end; at += 4096) {
+        await new Promise((resolve) => setImmediate(resolve))
+        yield bytes.subarray(at, Math.min(end + 1, at + 4096))
+      }
+    },
+  }
+  return { source, release }
+}
+
+test('a streamed WAV plays from its position before its beginning arrives, and is exact once whole', async () => {
+  const wav = encodeWav(noise(SRC_RATE, SECONDS), { title: 't', artist: 'a', album: 'b' })
+  const whole = await decodeAudio(wav, { outputSampleRate: 48_000 })
+  // Everything before 3 s waits: only the tail can arrive.
+  const { source, release } = gatedSource(wav, 44 + 3 * SRC_RATE * 4)
+  let done: Error | undefined | 'pending' = 'pending'
+  const song = await streamWavSong(source, {
+    startAt: 3.5,
+    outputSampleRate: 48_000,
+    onDone: (err) => {
+      done = err
+    },
+  })
+  assert.ok(song, 'a WAV streams')
+  assert.equal(song.frames, whole.frames)
+  assert.ok(song.ready !== undefined && song.ready.from > 0, 'the beginning has not arrived')
+  assert.ok(
+    song.ready.from <= 3.25 * 48_000 + 64 && song.ready.to >= 3.5 * 48_000,
+    `ready ${JSON.stringify(song.ready)}`,
+  )
+  let worst = 0
+  for (let i = song.ready.from; i < song.ready.to; i++)
+    worst = Math.max(worst, Math.abs(song.channels[1][i] - whole.channels[1][i]))
+  assert.ok(worst < 1e-6, `ready samples equal the whole-file decode (worst ${worst})`)
+  assert.equal(done, 'pending')
+  release()
+  for (let i = 0; i < 1000 && done === 'pending'; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  assert.equal(done, undefined, 'finished without error')
+  assert.equal(song.ready, undefined, 'whole')
+  worst = 0
+  for (let c = 0; c < 2; c++)
+    for (let i = 0; i < whole.frames; i++)
+      worst = Math.max(worst, Math.abs(song.channels[c][i] - whole.channels[c][i]))
+  assert.ok(worst < 1e-6, `every sample equals the whole-file decode (worst ${worst})`)
+})
+
+test('a file that is not a WAV does not stream (it is decoded once complete)', async () => {
+  const mp3 = encodeMp3(noise(22_050, 1), { title: 't', artist: 'a', album: 'b' }, { kbps: 32, mono: true })
+  const { source } = gatedSource(mp3, 0)
+  assert.equal(await streamWavSong(source, { startAt: 0, outputSampleRate: 48_000 }), undefined)
+})
+
+test('the renderer plays only frames that have arrived, and says it is loading elsewhere', () => {
+  const RATE = 48_000
+  const frames = RATE * 10
+  const song: DecodedSong = {
+    sampleRate: RATE,
+    channels: [new Float32Array(frames).fill(0.5)],
+    frames,
+    sourceSampleRate: RATE,
+    ready: { from: 2 * RATE, to: 4 * RATE },
+  }
+  const queue: QueueEntry[] = [{ entryId: 'e', cid: 'c', duration: { frames, sampleRate: RATE } }]
+  const timeline: Timeline = {
+    entryId: 'e',
+    cid: 'c',
+    anchorPartyTime: 0,
+    anchorPosition: 0,
+    paused: false,
+    rate: 1,
+  }
+  const at = (seconds: number) =>
+    new BlockRenderer().render({
+      blockStartLocal: seconds * 1000,
+      frames: 960,
+      timeline,
+      queue,
+      song: () => song,
+      toParty: (l) => l,
+    })
+  const before = at(1)
+  assert.equal(before.playhead.playing, false)
+  assert.equal(before.playhead.idle, 'loading')
+  assert.ok(
+    before.left.every((v) => v === 0),
+    'silence where nothing has arrived',
+  )
+  const inside = at(3)
+  assert.equal(inside.playhead.playing, true)
+  assert.ok(inside.left.every((v) => v === 0.5))
+  assert.equal(at(5).playhead.idle, 'loading', 'past what has arrived')
+})
