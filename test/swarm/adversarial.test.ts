@@ -163,3 +163,41 @@ function frame(body: Uint8Array): Uint8Array {
   // varint length prefix (bodies here are < 128 bytes)
   return new Uint8Array([body.byteLength, ...body])
 }
+
+test('a provider answering with malformed frames is dropped; the leecher completes from an honest seeder and keeps running', async () => {
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  const song = await makeSong(dir, 400 * 1024)
+  const attacks: Uint8Array[] = [
+    new Uint8Array([5, 0xff, 0xff, 0xff, 0xff, 0xff]), // garbage CBOR
+    frame(encode({ t: 'handshake', manifest: 'not a manifest', have: 7 })), // wrong shape
+    new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x7f]), // oversized length prefix
+  ]
+  const liars: TuttiLibp2p[] = []
+  let answered = 0
+  for (const bytes of attacks) {
+    const liar = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
+    raw.push(liar)
+    liars.push(liar)
+    await liar.handle(SWARM_PROTOCOL, (stream) => {
+      answered++
+      stream.send(bytes) // whatever the leecher says, this is the answer
+    })
+  }
+  const leecher = await startNode()
+  nodes.push(leecher)
+  // First only the liars: the download must not break, and the node must stay up.
+  leecher.swarm.startDownload(song.cid, { providers: liars.map((l) => l.getMultiaddrs()[0]!.toString()) })
+  for (let i = 0; i < 100 && answered < attacks.length; i++) await new Promise((r) => setTimeout(r, 50))
+  assert.equal(answered, attacks.length, 'every liar was asked')
+  const during = leecher.swarm.get(song.cid)
+  assert.ok(during !== undefined && during.state !== 'failed', `still downloading: ${during?.state}`)
+  // Then an honest seeder appears.
+  const seeder = await startNode({ songs: [song] })
+  nodes.push(seeder)
+  const info = await leecher.swarm.download(song.cid, {
+    providers: [full(seeder)],
+    signal: AbortSignal.timeout(30_000),
+  })
+  assert.ok((await readFile(info.path!)).equals(song.bytes), 'exact bytes from the honest seeder')
+})
