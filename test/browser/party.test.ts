@@ -1,4 +1,4 @@
-// A listening party in real Chromium: two nodes in one party, a speaker page on each, both play the same song and their playheads agree on the party clock.
+// A listening party in real Chromium: two nodes in one party, a speaker page on each, both play the same song and their playheads agree on the party clock; so does B's party room after "Play here", whose device delay survives a reload.
 import assert from 'node:assert/strict'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -78,7 +78,7 @@ interface PartyStatus {
 
 /** The page's playhead, with its performance.timeOrigin to put localTime on the machine's clock. */
 async function playheadOf(page: Page): Promise<(Playhead & { timeOrigin: number }) | undefined> {
-  // The hook Speaker.tsx installs: the SyncedPlayer's latest playhead.
+  // The hook web/src/party/party-player.tsx installs (speaker page and party room): the SyncedPlayer's latest playhead.
   return page.evaluate(() => {
     const ph = (window as unknown as { __tuttiPlayhead?: () => Playhead | undefined }).__tuttiPlayhead?.()
     return ph === undefined ? undefined : { ...ph, timeOrigin: performance.timeOrigin }
@@ -213,8 +213,12 @@ const partySuite = () =>
       await pages[1].screenshot({ path: join(SCREENSHOTS, 'party-speaker.png') })
     })
 
-    it('keeps both speakers on the same playhead while the audio advances', async () => {
-      assert.equal(pages.length, 2, 'both speaker pages are open')
+    /**
+     * Samples two playing pages until both are settled on 10 readings (or 30
+     * are taken), prints the figures, and asserts that they play the same
+     * entry at the same moment on node A's party clock and that both advance.
+     */
+    async function assertInStep(pair: [Page, Page], names: [string, string]): Promise<void> {
       // Let the correction loop settle after the start (it runs every 250 ms).
       await new Promise((r) => setTimeout(r, 2_000))
       const clockA = await partyClockOffset(speakerUrls[0])
@@ -234,15 +238,15 @@ const partySuite = () =>
           const { party } = await api.get<{ party: PartyStatus | null }>('/api/party')
           timelines.add(`node ${'AB'[n]}: ${JSON.stringify(party?.timeline)}`)
         }
-        const [pa, pb] = await Promise.all(pages.map(playheadOf))
-        assert.ok(pa !== undefined && pb !== undefined, 'both pages expose their playhead')
+        const [pa, pb] = await Promise.all(pair.map(playheadOf))
+        assert.ok(pa !== undefined && pb !== undefined, `${names.join(' and ')} expose their playhead`)
         if (!pa.playing || !pb.playing) {
           // Mid-resync (a new source scheduled ~50 ms ahead): the audio thread stalled under load, or the timeline moved.
-          notPlaying.push(`A ${pa.idle ?? 'playing'} / B ${pb.idle ?? 'playing'}`)
+          notPlaying.push(`${pa.idle ?? 'playing'} / ${pb.idle ?? 'playing'}`)
           continue
         }
-        assert.equal(pa.cid, pb.cid, 'both pages play the same song')
-        assert.equal(pa.entryId, pb.entryId, 'both pages play the same queue entry')
+        assert.equal(pa.cid, pb.cid, `${names.join(' and ')} play the same song`)
+        assert.equal(pa.entryId, pb.entryId, `${names.join(' and ')} play the same queue entry`)
         const difference =
           songStartOnPartyClockA(pb, clockA.offset) - songStartOnPartyClockA(pa, clockA.offset)
         differences.push(difference)
@@ -251,7 +255,7 @@ const partySuite = () =>
           Math.abs(pb.errorMs ?? Number.POSITIVE_INFINITY) <= SETTLED_MS
         )
           settledDifferences.push(difference)
-        // Page A's own party clock against node A's, as this process measured it.
+        // The first page's own party clock against node A's, as this process measured it.
         pageClockA.push((pa.partyTime ?? Number.NaN) - (pa.timeOrigin + pa.localTime + clockA.offset))
         pageErrorsMs.push(`${pa.errorMs?.toFixed(1)}/${pb.errorMs?.toFixed(1)}`)
         positions[0].push(pa.mediaPosition)
@@ -259,19 +263,18 @@ const partySuite = () =>
       }
       const fmt = (ds: number[]) => ds.map((d) => d.toFixed(2)).join(', ')
       const worst = Math.max(...settledDifferences.map(Math.abs))
+      console.log(`[${names.join(' vs ')}]`)
       console.log(`timelines served while sampling: ${[...timelines].join(' | ')}`)
-      console.log(`playhead B − A on node A's party clock, ms: ${fmt(differences)}`)
+      console.log(`playhead ${names[1]} − ${names[0]} on node A's party clock, ms: ${fmt(differences)}`)
       console.log(`  of which both pages settled: ${fmt(settledDifferences)} (worst ${worst.toFixed(2)})`)
-      console.log(
-        `each page's own error against its node's party clock (A/B), ms: ${pageErrorsMs.join(', ')}`,
-      )
+      console.log(`each page's own error against its node's party clock, ms: ${pageErrorsMs.join(', ')}`)
       if (notPlaying.length > 0) console.log(`readings mid-resync (skipped): ${notPlaying.join(', ')}`)
       const clockB = await partyClockOffset(speakerUrls[1])
       console.log(
         `node B − node A party clock, ms: ${(clockB.offset - clockA.offset).toFixed(2)} (± ${((clockA.rtt + clockB.rtt) / 2).toFixed(2)} from loopback round trips)`,
       )
       console.log(
-        `page A's party clock − node A's, ms: ${fmt(pageClockA)} (± ${(clockA.rtt / 2).toFixed(2)})`,
+        `${names[0]}'s party clock − its node's, ms: ${fmt(pageClockA)} (± ${(clockA.rtt / 2).toFixed(2)})`,
       )
       assert.ok(
         settledDifferences.length >= 3,
@@ -285,10 +288,70 @@ const partySuite = () =>
         const grew = (p.at(-1) ?? 0) - (p[0] ?? 0)
         assert.ok(
           grew > 1,
-          `page ${i}'s position advanced by ${grew.toFixed(3)} s over ${p.length} readings ≥ 300 ms apart: ${p.join(', ')}`,
+          `${names[i]}'s position advanced by ${grew.toFixed(3)} s over ${p.length} readings ≥ 300 ms apart: ${p.join(', ')}`,
         )
       }
+    }
+
+    it('keeps both speakers on the same playhead while the audio advances', async () => {
+      assert.equal(pages.length, 2, 'both speaker pages are open')
+      await assertInStep([pages[0], pages[1]], ['speaker page A', 'speaker page B'])
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the speaker pages')
+    })
+
+    it('plays the party in B’s party room ("Play here"), in step with A’s speaker page; the device delay survives a reload', async () => {
+      assert.equal(pages.length, 2, 'both speaker pages are open')
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+      const room = await context.newPage()
+      room.on('pageerror', (err) => pageErrors.push(`party room B: ${err.message}`))
+      await room.goto(b.webUrl)
+      await room.evaluate(() => {
+        window.location.hash = '#/party'
+      })
+      const openRoom = async () => {
+        await waitFor(
+          async () => ((await room.textContent('body')) ?? '').includes(song?.title ?? '?'),
+          'the playing song in B’s party room',
+        )
+        assert.equal(
+          (await playheadOf(room))?.playing ?? false,
+          false,
+          'no sound before the user asks for it',
+        )
+        await room.getByRole('button', { name: 'Play here' }).click()
+        await waitFor(async () => (await playheadOf(room))?.playing === true, 'B’s party room to play', {
+          timeoutMs: 60_000,
+        })
+      }
+      await openRoom()
+      const ph = await playheadOf(room)
+      assert.equal(ph?.cid, song?.cid, 'the party room plays the queued song')
+      await room.screenshot({ path: join(SCREENSHOTS, 'party-room-playing.png') })
+      await assertInStep([pages[0], room], ['speaker page A', 'party room B'])
+
+      // Mute keeps following the party; unmute again.
+      await room.getByRole('button', { name: 'Mute' }).click()
+      await waitFor(async () => (await room.getByRole('button', { name: 'Unmute' }).count()) === 1, 'unmute')
+      assert.equal((await playheadOf(room))?.playing, true, 'a muted room still follows the party')
+      await room.getByRole('button', { name: 'Unmute' }).click()
+
+      // The device delay: two steps later, kept in this browser across a reload.
+      const delay = room.getByRole('spinbutton', { name: 'Device delay (ms)' })
+      assert.equal(await delay.inputValue(), '0')
+      await room.getByRole('button', { name: 'Play 10 ms later' }).click()
+      await room.getByRole('button', { name: 'Play 10 ms later' }).click()
+      assert.equal(await delay.inputValue(), '20')
+      await room.reload()
+      await room.evaluate(() => {
+        window.location.hash = '#/party'
+      })
+      await waitFor(
+        async () => (await room.getByRole('spinbutton', { name: 'Device delay (ms)' }).count()) === 1,
+        'the delay control after the reload',
+      )
+      assert.equal(await room.getByRole('spinbutton', { name: 'Device delay (ms)' }).inputValue(), '20')
+      assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages')
+      await context.close()
     })
 
     it('shows the party room in the main UI', async () => {

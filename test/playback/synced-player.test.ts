@@ -1,4 +1,4 @@
-// Browser player logic against a fake Web Audio context: start time on the party clock with latency and manual offset, tiered drift correction (ignore / nudge ≤0.3 % / resync), render-quantum jitter, pause.
+// Browser player logic against a fake Web Audio context: start time on the party clock with latency and manual offset (also changed mid-song), mute, tiered drift correction (ignore / nudge ≤0.3 % / resync), render-quantum jitter, pause.
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import type { Timeline } from '../../src/playback/timeline.ts'
@@ -16,7 +16,10 @@ class FakeSource {
   playbackRate = new FakeParam()
   started: { when: number; offset: number } | undefined
   stopped = false
-  connect() {}
+  connectedTo: unknown
+  connect(to: unknown) {
+    this.connectedTo = to
+  }
   disconnect() {}
   start(when: number, offset: number) {
     this.started = { when, offset }
@@ -181,5 +184,66 @@ test('render-quantum steps in currentTime (2.7 ms) do not cause corrections', as
   }
   assert.equal(w.sources.length, 1)
   assert.ok(worst < 2, `worst apparent error ${worst} ms`)
+  player.stop()
+})
+
+test('changing the manual offset mid-song moves what is heard: +100 ms restarts the song 100 ms further back', async () => {
+  const { w, player } = world()
+  await synced(player)
+  player.setTimeline(timeline(w.perf + w.partyOffset - 5000), () => '/song') // 5 s into the song
+  await new Promise((r) => setTimeout(r, 10))
+  player.check()
+  const first = w.sources[0].started
+  assert.ok(first)
+  // Started 50 ms ahead on the context clock and heard 25 ms later: position 5.075 s.
+  assert.ok(Math.abs(first.offset - 5.075) < 1e-6, `offset ${first.offset}`)
+  player.manualOffsetMs = 100
+  assert.equal(w.sources.length, 2, 'a 100 ms shift is a resync, not a nudge')
+  assert.equal(w.sources[0].stopped, true)
+  const shifted = w.sources[1].started
+  assert.ok(shifted)
+  // Heard at the same moment, but 100 ms later in the song's terms: 4.975 s.
+  assert.ok(Math.abs(shifted.offset - 4.975) < 1e-6, `offset ${shifted.offset}`)
+  w.perf += 250
+  player.check()
+  assert.ok(Math.abs(player.playhead().errorMs ?? 99) < 1e-6, `error ${player.playhead().errorMs}`)
+  player.stop()
+})
+
+test('muting silences the device through one gain node; it keeps following the party, and unmuting needs no restart', async () => {
+  const { w, context, player } = world()
+  const gains: Array<{ gain: { value: number }; connectedTo: unknown }> = []
+  Object.assign(context, {
+    createGain() {
+      const node = {
+        gain: { value: 1 },
+        connectedTo: undefined as unknown,
+        connect(to: unknown) {
+          node.connectedTo = to
+        },
+      }
+      gains.push(node)
+      return node
+    },
+  })
+  player.muted = true
+  await synced(player)
+  player.setTimeline(timeline(w.perf + w.partyOffset - 5000), () => '/song')
+  await new Promise((r) => setTimeout(r, 10))
+  player.check()
+  assert.equal(w.sources.length, 1)
+  assert.equal(gains.length, 1)
+  assert.equal(w.sources[0].connectedTo, gains[0], 'the source plays through the gain node')
+  assert.equal(gains[0].connectedTo, context.destination)
+  assert.equal(gains[0].gain.value, 0, 'muted')
+  w.perf += 250
+  player.check()
+  assert.equal(player.playhead().playing, true, 'a muted device still follows the party')
+  player.muted = false
+  assert.equal(gains[0].gain.value, 1)
+  w.perf += 250
+  player.check()
+  assert.equal(w.sources.length, 1, 'unmuting did not restart the song')
+  assert.equal(player.playhead().playing, true)
   player.stop()
 })

@@ -18,6 +18,10 @@
  * A per-device manual offset (ms, positive = play later) absorbs latency the
  * browser does not report (Bluetooth speakers often add 100–200 ms); it is
  * kept in localStorage.
+ *
+ * `muted` silences this device through one gain node while it keeps following
+ * the party (so unmuting is instant and in sync); the playhead it reports is
+ * still the one being rendered, at zero gain.
  */
 import { ClockEstimator } from '../../../src/clock/estimator.ts'
 import type { PlayheadMapping } from '../../../src/playback/renderer.ts'
@@ -85,6 +89,9 @@ export class SyncedPlayer {
   #offsetReadings: Array<{ at: number; offset: number }> = []
   /** When the sampler first saw the context running (performance.now()). */
   #runningSince: number | undefined
+  #muted = false
+  /** Every source plays through this (created with the context's first source). */
+  #gain: GainNode | undefined
 
   constructor(options: SyncedPlayerOptions) {
     this.#options = options
@@ -140,6 +147,16 @@ export class SyncedPlayer {
     this.#manualOffsetMs = ms
     this.#storage()?.setItem(MANUAL_OFFSET_KEY, String(ms))
     this.#check()
+  }
+
+  get muted(): boolean {
+    return this.#muted
+  }
+
+  /** Silence this device (it keeps following the party, so unmuting is instant and in sync). */
+  set muted(muted: boolean) {
+    this.#muted = muted
+    if (this.#gain !== undefined) this.#gain.gain.value = muted ? 0 : 1
   }
 
   /** Follow a timeline (undefined: silence). `queue` (with exact durations) enables gapless hand-over. */
@@ -369,7 +386,7 @@ export class SyncedPlayer {
     if (offset >= buffer.duration) return
     const source = ctx.createBufferSource()
     source.buffer = buffer
-    source.connect(ctx.destination)
+    source.connect(this.#output(ctx))
     source.start(when, Math.max(0, offset))
     this.#playing.push({
       entryId: entry.entryId,
@@ -395,6 +412,17 @@ export class SyncedPlayer {
     if (buffer === undefined) return
     if (this.#perfAtParty(startParty) - this.#now() > 2000) return
     this.#startSource(index + 1, buffer)
+  }
+
+  /** Where sources play into: the mute gain node (contexts without createGain — test fakes — play straight out). */
+  #output(ctx: AudioContext): AudioNode {
+    if (typeof ctx.createGain !== 'function') return ctx.destination
+    if (this.#gain === undefined) {
+      this.#gain = ctx.createGain()
+      this.#gain.gain.value = this.#muted ? 0 : 1
+      this.#gain.connect(ctx.destination)
+    }
+    return this.#gain
   }
 
   #stopAll(): void {

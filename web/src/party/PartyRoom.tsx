@@ -2,7 +2,9 @@
  * The party room: create or join a party; then now playing with progress, the
  * shared queue (drag to reorder), controls greyed out when the party's
  * permissions do not allow them, members with their sync error, the invite
- * and speaker QR codes, and join requests for the host.
+ * and speaker QR codes, and join requests for the host. "Play here" plays the
+ * party in this browser, in sync, through the same player as the speaker page
+ * (./party-player.tsx), with a mute toggle and this device's delay.
  *
  * Follows the party by polling GET /api/party once a second (cheap, and it
  * keeps working whether or not the event stream forwards party events).
@@ -10,8 +12,9 @@
 import { type DragEvent, useCallback, useEffect, useRef, useState } from 'react'
 import type { PartyStatus } from '../../../src/party/service.ts'
 import type { PartyCommand, QueueEntry } from '../../../src/party/state.ts'
-import { ApiError, api, type Song } from '../api.ts'
+import { ApiError, api, type Song, songStreamUrl } from '../api.ts'
 import type { PageProps } from '../pages.ts'
+import { OffsetControl, syncText, usePartyPlayer } from './party-player.tsx'
 
 type FoundParty = { partyId: string; name: string; members: number; nearby: boolean; invite: string }
 
@@ -109,6 +112,7 @@ export function PartyRoom({ query }: PageProps) {
         </p>
       )}
       <NowPlaying party={party} run={run} />
+      <ListenHere party={party} />
       <Queue party={party} run={run} />
       <AddSong party={party} run={run} />
       <Members party={party} run={run} />
@@ -186,6 +190,39 @@ function NowPlaying({ party, run }: { party: PartyStatus; run: (c: PartyCommand)
           />
         )}
       </div>
+    </div>
+  )
+}
+
+/** The party's timeline in this browser: "Play here" (a user gesture, as browsers require), then mute/unmute. */
+function ListenHere({ party }: { party: PartyStatus }) {
+  const player = usePartyPlayer({
+    party,
+    pingPartyClock: (signal) =>
+      api.post<{ t1: number; t2: number }>('/api/party/speaker/clock', { t0: 0 }, signal),
+    songUrl: songStreamUrl,
+  })
+  return (
+    <div className="card" style={{ padding: 12, marginBottom: 12 }}>
+      <h2 style={{ margin: 0 }}>Listen here</h2>
+      {!player.started ? (
+        <p style={{ margin: '6px 0' }}>
+          <button type="button" onClick={() => void player.start()}>
+            Play here
+          </button>{' '}
+          <span className="muted">plays the party on this device, in sync with everyone else</span>
+        </p>
+      ) : (
+        <p style={{ margin: '6px 0' }}>
+          <button type="button" onClick={() => player.setMuted(!player.muted)}>
+            {player.muted ? 'Unmute' : 'Mute'}
+          </button>{' '}
+          <span className="muted">
+            {player.muted ? 'Muted — still following the party' : syncText(player)}
+          </span>
+        </p>
+      )}
+      <OffsetControl player={player} />
     </div>
   )
 }

@@ -4,26 +4,16 @@
  * party's timeline, the party-clock ping and the song streams — no commands.
  * A tap is needed before sound can play (browsers require a user gesture).
  */
-import { useEffect, useRef, useState } from 'react'
-import type { QueueEntry, Timeline } from '../../../src/playback/timeline.ts'
-import { type BrowserPlayhead, SyncedPlayer } from '../audio/synced-player.ts'
-
-declare global {
-  interface Window {
-    /** The player's latest playhead (localTime on performance.now(), partyTime on the party clock), for tests and debugging. */
-    __tuttiPlayhead?: () => BrowserPlayhead | undefined
-  }
-}
+import { useEffect, useState } from 'react'
+import { OffsetControl, type PartyTimelineState, syncText, usePartyPlayer } from './party-player.tsx'
 
 const TOKEN_KEY = 'tutti.speakerToken'
 
-interface SpeakerState {
+interface SpeakerState extends PartyTimelineState {
   partyId: string
   name: string
-  timeline: { entryId: string | null; anchorPartyTime: number; anchorPosition: number; paused: boolean }
   queue: Array<{ entryId: string; cid: string; title: string; artist: string; durationSec: number }>
   nowPlaying: { entry: { title: string; artist: string } | null; playing: boolean }
-  ended: boolean
 }
 
 /** Takes the token out of the fragment (so it is not left in the address bar) and keeps it for this tab. */
@@ -56,60 +46,29 @@ async function call<T>(
   return (await res.json()) as T
 }
 
-/** Same frame rate as src/party/player-bridge.ts: every device derives the same gapless boundaries. */
-const FRAME_RATE = 48_000
-
-function toPlayer(state: SpeakerState): { timeline: Timeline | undefined; queue: QueueEntry[] } {
-  const queue = state.queue.map((e) => ({
-    entryId: e.entryId,
-    cid: e.cid,
-    duration: { frames: Math.round(e.durationSec * FRAME_RATE), sampleRate: FRAME_RATE },
-  }))
-  const anchor = state.queue.find((e) => e.entryId === state.timeline.entryId)
-  if (anchor === undefined || state.ended) return { timeline: undefined, queue }
-  return {
-    timeline: { ...state.timeline, entryId: anchor.entryId, cid: anchor.cid, rate: 1 },
-    queue,
-  }
-}
-
 export function Speaker() {
   const [token] = useState(speakerToken)
   const [state, setState] = useState<SpeakerState | null>()
-  const [started, setStarted] = useState(false)
-  const [errorMs, setErrorMs] = useState<number>()
   const [problem, setProblem] = useState<string>()
-  const player = useRef<SyncedPlayer>(undefined)
-
-  useEffect(() => {
-    if (token === undefined) return
-    const p = new SyncedPlayer({
-      pingPartyClock: async (signal) => {
-        const r = await call<{ t1: number; t2: number }>(
-          token,
-          'POST',
-          '/api/party/speaker/clock',
-          { t0: 0 },
-          signal,
-        )
-        return { t1: r.t1, t2: r.t2 }
-      },
-    })
-    player.current = p
-    p.start()
-    const off = p.onPlayhead((ph) => setErrorMs(ph.errorMs))
-    window.__tuttiPlayhead = () => p.playhead()
-    return () => {
-      off()
-      delete window.__tuttiPlayhead
-      p.stop()
-    }
-  }, [token])
+  const player = usePartyPlayer({
+    enabled: token !== undefined,
+    party: state,
+    pingPartyClock: async (signal) => {
+      const r = await call<{ t1: number; t2: number }>(
+        token ?? '',
+        'POST',
+        '/api/party/speaker/clock',
+        { t0: 0 },
+        signal,
+      )
+      return { t1: r.t1, t2: r.t2 }
+    },
+    songUrl: (cid) => `/api/songs/${encodeURIComponent(cid)}/stream?token=${encodeURIComponent(token ?? '')}`,
+  })
 
   useEffect(() => {
     if (token === undefined) return
     const controller = new AbortController()
-    let lastKey = ''
     const load = () =>
       call<{ party: SpeakerState | null }>(
         token,
@@ -121,16 +80,6 @@ export function Speaker() {
         (b) => {
           setProblem(undefined)
           setState(b.party)
-          const key =
-            b.party === null ? '' : JSON.stringify([b.party.timeline, b.party.queue.map((e) => e.entryId)])
-          if (key !== lastKey) {
-            lastKey = key
-            const { timeline, queue } =
-              b.party === null ? { timeline: undefined, queue: [] } : toPlayer(b.party)
-            const songUrl = (cid: string) =>
-              `/api/songs/${encodeURIComponent(cid)}/stream?token=${encodeURIComponent(token)}`
-            player.current?.setTimeline(timeline, songUrl, queue)
-          }
         },
         (err: Error) => {
           if (err.name !== 'AbortError') setProblem('Cannot reach the party node — is the link still valid?')
@@ -157,22 +106,18 @@ export function Speaker() {
           <strong>{now.entry.title}</strong> — {now.entry.artist} {now.playing ? '' : '(paused)'}
         </p>
       )}
-      {!started ? (
+      {!player.started ? (
         <button
           type="button"
           style={{ fontSize: '1.5em', padding: '16px 32px' }}
-          onClick={() => {
-            void player.current?.resume().then(() => setStarted(true))
-          }}
+          onClick={() => void player.start()}
         >
           Tap to play along
         </button>
       ) : (
-        <p className="muted">
-          Playing in sync
-          {errorMs === undefined ? '' : ` (${errorMs >= 0 ? '+' : ''}${errorMs.toFixed(1)} ms)`}
-        </p>
+        <p className="muted">{syncText(player)}</p>
       )}
+      <OffsetControl player={player} />
     </main>
   )
 }
