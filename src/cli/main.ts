@@ -107,8 +107,7 @@ Object.assign(commands, {
     const cid = positionals[0]
     if (cid === undefined) throw new UsageError('get: which song? (tutti get CID)')
     const from = typeof values.from === 'string' ? [values.from] : undefined
-    const info = await runGet(await client(values), cid, { providers: from })
-    console.log(`done: ${info.path ?? cid}`)
+    await runGet(await client(values), cid, { providers: from }) // prints where the song landed
   },
   party: async (args: string[]) => {
     const { values, positionals } = clientArgs(args, PARTY_FLAGS)
