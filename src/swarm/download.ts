@@ -41,6 +41,8 @@ import { SwarmWire } from './wire.ts'
 const logger = log('swarm:download')
 /** Pieces ahead of a streaming read position that count as critical. */
 export const CRITICAL_WINDOW = 8
+/** Requests kept at a peer when a critical piece needs the head of its queue (the oldest: likely on the wire already). */
+const KEEP_FOR_CRITICAL = 2
 const HOUSEKEEPING_MS = 500
 const PROGRESS_EVERY_MS = 250
 const DIAL_TIMEOUT_MS = 10_000
@@ -780,6 +782,30 @@ export class Download {
     }
   }
 
+  /**
+   * A reader waits for a piece no one has been asked for, and a peer that has
+   * it is full of other requests: an uploader serves its queue in order, and
+   * against a slow uplink the pipeline grows deep (its queueing counts as
+   * latency in `pipelineDepth`), so the piece would wait behind all of them —
+   * seconds. Cancel that peer's non-critical requests but the oldest few; the
+   * critical piece is requested first and they are asked for again behind it.
+   */
+  #makeRoomForCritical(critical: readonly number[]): void {
+    const waiting = critical.filter((piece) => !this.#requested.has(piece))
+    if (waiting.length === 0) return
+    const urgent = new Set(critical)
+    for (const link of this.#links.values()) {
+      if (link.inFlight.size <= KEEP_FOR_CRITICAL || link.has === undefined || link.choked) continue
+      const has = link.has
+      if (!waiting.some((piece) => hasPiece(has, piece))) continue
+      const queued = [...link.inFlight.entries()]
+        .filter(([piece]) => !urgent.has(piece))
+        .sort((a, b) => a[1] - b[1])
+        .slice(KEEP_FOR_CRITICAL)
+      for (const [piece] of queued) this.#dropRequest(link, piece, true)
+    }
+  }
+
   #schedule(): void {
     if (this.#pickQueued) return
     this.#pickQueued = true
@@ -810,6 +836,7 @@ export class Download {
         n++
       }
     }
+    this.#makeRoomForCritical(critical)
     const picks = pickRequests({
       pieceCount: pieces,
       pieceSize: manifest.pieceSize,
