@@ -1,15 +1,16 @@
 /**
  * Where the node's player gets party songs: from the library when we have
- * them, else through the swarm with the party members as providers. A WAV
- * song not yet here streams: the player gets it as soon as the audio at the
- * party's position has arrived (src/playback/stream-wav.ts) while the rest
- * keeps coming; other formats are decoded once downloaded. Until then the
+ * them, else through the swarm with the party members as providers. A WAV or
+ * constant-bitrate MP3 song not yet here streams: the player gets it as soon
+ * as the audio at the party's position has arrived (src/playback/stream-song.ts)
+ * while the rest keeps coming; other formats (and a stream that fails before
+ * it plays) are decoded once downloaded. Until then the
  * player plays silence and joins the timeline at the party's position the
  * moment audio is there — a slow member never delays the party.
  */
 import type { Library } from '../library/types.ts'
 import type { DecodedSong } from '../playback/decode.ts'
-import { streamWavSong } from '../playback/stream-wav.ts'
+import { streamSong } from '../playback/stream-song.ts'
 import { log } from '../shared/logger.ts'
 
 const logger = log('party:songs')
@@ -73,7 +74,7 @@ export function createPartySongLoader(
     const providers = components.providers()
     const bytes = await size(cid, signal)
     if (bytes === undefined || bytes === 0) return undefined
-    return streamWavSong(
+    return streamSong(
       { size: bytes, read: (start, end, s) => read(cid, start, end, { signal: s, providers }) },
       {
         startAt,
@@ -94,7 +95,11 @@ export function createPartySongLoader(
       // The whole download runs in any case (the song joins the library); streaming only plays it sooner.
       const whole = swarm.download(cid, { providers: components.providers(), signal: options?.signal })
       whole.catch(() => {}) // awaited below unless the song streams
-      const streamed = await stream(cid, options?.startAt ?? 0, options?.signal)
+      const streamed = await stream(cid, options?.startAt ?? 0, options?.signal).catch((err: Error) => {
+        options?.signal?.throwIfAborted()
+        logger('cannot stream %s (%s): waiting for the whole file', cid, err.message)
+        return undefined
+      })
       if (streamed !== undefined) return streamed
       const info = await whole
       if (info.path === undefined) return undefined

@@ -116,7 +116,8 @@ export function withLameInfoFrame(
   // The Info frame: the first frame's header without the padding bit (and, if the tag would not
   // fit, a higher bitrate index, as LAME does), zero side information, then the tag.
   const needed = 4 + first.sideInfoBytes + 120 + 36
-  const header = mp3.slice(start, start + 4)
+  // A copy (a Buffer's slice() would be a view, and the edits below would rewrite the caller's first frame).
+  const header = Uint8Array.from(mp3.subarray(start, start + 4))
   header[2] &= ~0x02
   let infoBytes = 0
   for (let index = header[2] >> 4; index < 15; index++) {

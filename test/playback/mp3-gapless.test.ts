@@ -83,6 +83,18 @@ describe('MP3 encoder delay and padding', () => {
     assert.ok(Math.abs(peakFrame(song.channels[0], 0, 30_000) - 24_000) <= 1)
   })
 
+  it('leaves its input alone, a Buffer too (whose slice() is a view), when the Info frame needs a higher bitrate', () => {
+    const low = Buffer.from(encode(clicks(22_050, 1, [100]), 22_050, 32)) // 104-byte frames: the tag does not fit
+    const before = Buffer.from(low)
+    const tagged = withLameInfoFrame(low, { encoderDelay: LAME_ENCODER_DELAY, sourceSamples: 22_050 })
+    assert.deepEqual(low, before)
+    assert.deepEqual(
+      Buffer.from(tagged.subarray(tagged.length - low.length)),
+      before,
+      'the audio frames follow unchanged',
+    )
+  })
+
   it('refuses a stream that is not Layer III', () => {
     assert.throws(() => withLameInfoFrame(new Uint8Array(64), { encoderDelay: 576, sourceSamples: 10 }))
   })

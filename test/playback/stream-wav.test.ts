@@ -4,44 +4,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { encodeMp3, encodeWav } from '../../src/library/demo/encode.ts'
-import type { Pcm } from '../../src/library/demo/synth.ts'
 import { type DecodedSong, decodeAudio } from '../../src/playback/decode.ts'
 import { BlockRenderer } from '../../src/playback/renderer.ts'
-import { type ByteSource, streamWavSong } from '../../src/playback/stream-wav.ts'
+import { streamWavSong } from '../../src/playback/stream-wav.ts'
 import type { QueueEntry, Timeline } from '../../src/playback/timeline.ts'
+import { gatedSource, noise } from './stream-helpers.ts'
 
 const SRC_RATE = 44_100
 const SECONDS = 6
-
-function noise(rate: number, seconds: number): Pcm {
-  let x = 1
-  const next = () => {
-    x = (x * 16807) % 2147483647
-    return (x / 2147483647 - 0.5) * 0.8
-  }
-  const left = Float32Array.from({ length: rate * seconds }, next)
-  const right = Float32Array.from({ length: rate * seconds }, next)
-  return { sampleRate: rate, left, right }
-}
-
-/** Serves byte ranges in 4 KiB chunks; ranges that start inside the samples before `holdBefore` wait for `release()`. */
-function gatedSource(bytes: Uint8Array, holdBefore: number) {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => {
-    release = resolve
-  })
-  const source: ByteSource = {
-    size: bytes.length,
-    async *read(start, end) {
-      if (start > 4096 && start < holdBefore) await released
-      for (let at = start; at <= end; at += 4096) {
-        await new Promise((resolve) => setImmediate(resolve))
-        yield bytes.subarray(at, Math.min(end + 1, at + 4096))
-      }
-    },
-  }
-  return { source, release }
-}
 
 test('a streamed WAV plays from its position before its beginning arrives, and is exact once whole', async () => {
   const wav = encodeWav(noise(SRC_RATE, SECONDS), { title: 't', artist: 'a', album: 'b' })

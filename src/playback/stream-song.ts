@@ -1,0 +1,156 @@
+/**
+ * Play a song while it is still arriving: read its first bytes, then decode
+ * from the party's position onwards, then the part before it — decoding (and
+ * resampling) each chunk as it lands. Resolves as soon as a little audio past
+ * the position is decoded; the song's `ready` range grows behind it, and the
+ * renderer plays only frames inside it (silence, and an honest "loading"
+ * playhead, elsewhere). This is what lets a member who joins mid-song hear it
+ * within a second instead of after the whole download.
+ *
+ * Formats that can start mid-file: WAV (./stream-wav.ts: any frame is a byte
+ * offset) and constant-bitrate MP3 (./stream-mp3.ts: decoded from a frame
+ * boundary a few frames early, whose output is thrown away). Others (VBR MP3,
+ * FLAC, Ogg Opus) need the whole file: `streamSong` answers undefined.
+ */
+import { type DecodedSong, detectFormat } from './decode.ts'
+import { resampleArrived, resampledLength } from './resample.ts'
+
+export interface ByteSource {
+  size: number
+  /** Bytes [start, endInclusive], in order, as they arrive. */
+  read(start: number, endInclusive: number, signal?: AbortSignal): AsyncIterable<Uint8Array>
+}
+
+export interface StreamSongOptions {
+  /** Media second to start from. */
+  startAt: number
+  outputSampleRate: number
+  signal?: AbortSignal
+  /** Resolve once this much audio past `startAt` is decoded, s. Default 0.5. */
+  leadSec?: number
+  /** Begin this long before `startAt`, s (the clock may place the join a little earlier). Default 0.25. */
+  backSec?: number
+  /** Called once when the whole song is decoded, or with the error that stopped it. */
+  onDone?: (error?: Error) => void
+}
+
+/** A song file that can be decoded from any source frame, range by range, as its bytes arrive. */
+export interface StreamableSource {
+  channels: number
+  /** Rate of the file. */
+  sampleRate: number
+  /** Source frames in the whole song (exactly what a whole-file decode gives). */
+  frames: number
+  /**
+   * Decode source frames [from, to) into `into` (planar, `frames` long) as
+   * their bytes arrive; after each step `progress(upTo)` says frames
+   * [from, upTo) are final.
+   */
+  fill(
+    from: number,
+    to: number,
+    into: Float32Array[],
+    progress: (upTo: number) => void,
+    signal?: AbortSignal,
+  ): Promise<void>
+}
+
+/** First bytes read to recognise a format and find where its audio starts. */
+export const HEAD_BYTES = 64 * 1024
+
+/** Bytes [start, end] of `source`, all of them. */
+export async function collect(
+  source: ByteSource,
+  start: number,
+  end: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const chunk of source.read(start, end, signal)) parts.push(chunk)
+  return Buffer.concat(parts)
+}
+
+/** A song that fills in as it arrives, or undefined when this file cannot stream (its format, an odd rate). */
+export async function streamSong(
+  source: ByteSource,
+  options: StreamSongOptions,
+  /** Only these formats (default: every one that can stream). */
+  formats: ReadonlyArray<'wav' | 'mp3'> = ['wav', 'mp3'],
+): Promise<DecodedSong | undefined> {
+  const head = await collect(source, 0, Math.min(source.size, HEAD_BYTES) - 1, options.signal)
+  const format = detectFormat(head)
+  let streamable: StreamableSource | undefined
+  if (format === 'wav' && formats.includes('wav')) {
+    const { wavStreamable } = await import('./stream-wav.ts')
+    streamable = wavStreamable(head, source)
+  } else if (format === 'mp3' && formats.includes('mp3')) {
+    const { mp3Streamable } = await import('./stream-mp3.ts')
+    streamable = await mp3Streamable(head, source, options.signal)
+  }
+  return streamable === undefined ? undefined : streamDecoded(streamable, options)
+}
+
+/** The streaming itself, for any StreamableSource (see the file comment). */
+export async function streamDecoded(
+  stream: StreamableSource,
+  options: StreamSongOptions,
+): Promise<DecodedSong | undefined> {
+  const srcFrames = stream.frames
+  const srcRate = stream.sampleRate
+  const outRate = options.outputSampleRate
+  const src = Array.from({ length: stream.channels }, () => new Float32Array(srcFrames))
+  const outFrames = resampledLength(srcFrames, srcRate, outRate)
+  const out = Array.from({ length: stream.channels }, () => new Float32Array(outFrames))
+  if (resampleArrived(src[0], 0, 0, srcRate, outRate, out[0]) === undefined) return undefined
+
+  const startFrame = Math.min(
+    srcFrames,
+    Math.max(0, Math.floor((options.startAt - (options.backSec ?? 0.25)) * srcRate)),
+  )
+  const startOut = Math.round((startFrame * outRate) / srcRate)
+  const song: DecodedSong = {
+    sampleRate: outRate,
+    channels: out,
+    frames: outFrames,
+    sourceSampleRate: srcRate,
+    ready: { from: startOut, to: startOut },
+  }
+
+  const arrived = (inFrom: number, inTo: number, skipBelow = 0) =>
+    src.map((channel, c) => resampleArrived(channel, inFrom, inTo, srcRate, outRate, out[c], skipBelow))[0]
+
+  let firstAudio: (() => void) | undefined
+  const leadFrames = (options.leadSec ?? 0.5) * outRate
+  const enough = new Promise<void>((resolve) => {
+    firstAudio = resolve
+  })
+  const run = (async () => {
+    // From the position to the end first: that is what plays now.
+    await stream.fill(
+      startFrame,
+      srcFrames,
+      src,
+      (upTo) => {
+        const r = arrived(startFrame, upTo, song.ready?.to ?? 0)
+        if (r !== undefined && song.ready !== undefined) song.ready = { from: r.from, to: r.to }
+        if (song.ready !== undefined && song.ready.to - startOut >= leadFrames) firstAudio?.()
+      },
+      options.signal,
+    )
+    firstAudio?.()
+    // Then the beginning (someone may seek back); the song is whole once it is in.
+    await stream.fill(0, startFrame, src, () => {}, options.signal)
+    arrived(0, srcFrames)
+    song.ready = undefined
+  })()
+  run.then(
+    () => options.onDone?.(),
+    (err: Error) => {
+      firstAudio?.()
+      options.onDone?.(err)
+    },
+  )
+  await Promise.race([enough, run])
+  options.signal?.throwIfAborted()
+  return song
+}
