@@ -189,7 +189,10 @@ export function OffsetControl({ player }: { player: PartyPlayer }) {
       >
         +
       </button>{' '}
-      <span className="muted">(raise it if this device sounds early, e.g. on a Bluetooth speaker)</span>
+      <span className="muted">
+        (raise it if this device sounds ahead of the others, lower it if behind: a Bluetooth speaker often
+        needs about −150)
+      </span>
     </div>
   )
 }
