@@ -4,7 +4,8 @@
  * constant-bitrate MP3 song not yet here streams: the player gets it as soon
  * as the audio at the party's position has arrived (src/playback/stream-song.ts)
  * while the rest keeps coming; other formats (and a stream that fails before
- * it plays) are decoded once downloaded. Until then the
+ * it plays) are decoded once downloaded; a stream that stops later is completed
+ * from the downloaded file. Until then the
  * player plays silence and joins the timeline at the party's position the
  * moment audio is there — a slow member never delays the party.
  */
@@ -67,7 +68,8 @@ export function createPartySongLoader(
   async function stream(
     cid: string,
     startAt: number,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    onStopped: (err: Error) => void,
   ): Promise<DecodedSong | undefined> {
     const read = swarm?.read
     if (read === undefined) return undefined
@@ -81,10 +83,27 @@ export function createPartySongLoader(
         outputSampleRate: components.sampleRate ?? 48_000,
         signal,
         onDone: (err) => {
-          if (err !== undefined && !signal?.aborted) logger('streaming %s stopped: %s', cid, err.message)
+          if (err === undefined || signal?.aborted) return
+          logger('streaming %s stopped: %s', cid, err.message)
+          onStopped(err)
         },
       },
     )
+  }
+
+  /** The whole file's audio into a streamed song whose stream stopped; the song is whole after. */
+  async function fillFromWhole(
+    song: DecodedSong,
+    whole: Promise<{ path?: string }>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const info = await whole
+    if (info.path === undefined) throw new Error('the download has no file')
+    const full = await components.decode(info.path, { signal })
+    if (full.frames !== song.frames || full.channels.length !== song.channels.length)
+      throw new Error(`the whole file decodes to ${full.frames} frames, the stream had ${song.frames}`)
+    for (const [c, channel] of full.channels.entries()) song.channels[c].set(channel)
+    song.ready = undefined
   }
 
   return async (cid, options) => {
@@ -95,12 +114,26 @@ export function createPartySongLoader(
       // The whole download runs in any case (the song joins the library); streaming only plays it sooner.
       const whole = swarm.download(cid, { providers: components.providers(), signal: options?.signal })
       whole.catch(() => {}) // awaited below unless the song streams
-      const streamed = await stream(cid, options?.startAt ?? 0, options?.signal).catch((err: Error) => {
+      // A stream that stops after it began to play (a provider gone, bad bytes) leaves the song
+      // partly there: once the whole file is in, its audio fills the song the player holds.
+      let stopped = false
+      let streamed: DecodedSong | undefined
+      const complete = (song: DecodedSong) =>
+        void fillFromWhole(song, whole, options?.signal).catch((err: Error) => {
+          if (!options?.signal?.aborted) logger('cannot complete %s: %s', cid, err.message)
+        })
+      streamed = await stream(cid, options?.startAt ?? 0, options?.signal, () => {
+        stopped = true
+        if (streamed !== undefined) complete(streamed)
+      }).catch((err: Error) => {
         options?.signal?.throwIfAborted()
         logger('cannot stream %s (%s): waiting for the whole file', cid, err.message)
         return undefined
       })
-      if (streamed !== undefined) return streamed
+      if (streamed !== undefined) {
+        if (stopped) complete(streamed)
+        return streamed
+      }
       const info = await whole
       if (info.path === undefined) return undefined
       return await components.decode(info.path, options)
