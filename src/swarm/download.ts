@@ -42,7 +42,7 @@ const logger = log('swarm:download')
 /** Pieces ahead of a streaming read position that count as critical. */
 export const CRITICAL_WINDOW = 8
 /** Requests kept at a peer when a critical piece needs the head of its queue (the oldest: likely on the wire already). */
-const KEEP_FOR_CRITICAL = 2
+const KEEP_FOR_CRITICAL = 1
 const HOUSEKEEPING_MS = 500
 const PROGRESS_EVERY_MS = 250
 const DIAL_TIMEOUT_MS = 10_000
@@ -117,6 +117,8 @@ class PeerLink {
 
 interface Reader {
   piece: number
+  /** Last piece the read wants (a short read — a file's head — marks no more than it needs). */
+  last: number
 }
 
 export class Download {
@@ -277,9 +279,9 @@ export class Download {
     return this.manifest
   }
 
-  /** Register a reader at `piece`: it and the next `CRITICAL_WINDOW` pieces go first. */
-  openReader(piece: number): Reader {
-    const reader = { piece }
+  /** Register a reader at `piece`: it and the next `CRITICAL_WINDOW` pieces (up to `last`) go first. */
+  openReader(piece: number, last = Number.POSITIVE_INFINITY): Reader {
+    const reader = { piece, last }
     this.#readers.add(reader)
     this.#schedule()
     return reader
@@ -783,26 +785,35 @@ export class Download {
   }
 
   /**
-   * A reader waits for a piece no one has been asked for, and a peer that has
-   * it is full of other requests: an uploader serves its queue in order, and
-   * against a slow uplink the pipeline grows deep (its queueing counts as
-   * latency in `pipelineDepth`), so the piece would wait behind all of them —
-   * seconds. Cancel that peer's non-critical requests but the oldest few; the
-   * critical piece is requested first and they are asked for again behind it.
+   * A reader waits for a piece that a peer would send only after pieces it
+   * needs less: an uploader serves its queue in order, and against a slow
+   * uplink the pipeline grows deep (its queueing counts as latency in
+   * `pipelineDepth`), so the piece would wait behind all of them — seconds.
+   * Wherever a peer's queue (past the oldest request, likely on the wire
+   * already) holds a piece ahead of one the readers need sooner — or of a
+   * critical piece it has that no one has been asked for yet, which would
+   * join the queue's end — cancel it; the picker asks again, critical pieces
+   * first in reading order, the rest behind them.
    */
   #makeRoomForCritical(critical: readonly number[]): void {
+    if (critical.length === 0) return
+    const rank = new Map(critical.map((piece, i) => [piece, i]))
+    const rankOf = (piece: number) => rank.get(piece) ?? Number.POSITIVE_INFINITY
     const waiting = critical.filter((piece) => !this.#requested.has(piece))
-    if (waiting.length === 0) return
-    const urgent = new Set(critical)
     for (const link of this.#links.values()) {
       if (link.inFlight.size <= KEEP_FOR_CRITICAL || link.has === undefined || link.choked) continue
       const has = link.has
-      if (!waiting.some((piece) => hasPiece(has, piece))) continue
-      const queued = [...link.inFlight.entries()]
-        .filter(([piece]) => !urgent.has(piece))
-        .sort((a, b) => a[1] - b[1])
-        .slice(KEEP_FOR_CRITICAL)
-      for (const [piece] of queued) this.#dropRequest(link, piece, true)
+      // In the order the peer serves them (requests sent in one pass share a time; the sort is stable).
+      const behind = [...link.inFlight.entries()].sort((a, b) => a[1] - b[1]).slice(KEEP_FOR_CRITICAL)
+      let soonest = Math.min(...waiting.filter((piece) => hasPiece(has, piece)).map(rankOf))
+      const drop: number[] = []
+      for (let i = behind.length - 1; i >= 0; i--) {
+        const piece = behind[i][0]
+        const r = rankOf(piece)
+        if (r > soonest) drop.push(piece)
+        else soonest = r
+      }
+      for (const piece of drop) this.#dropRequest(link, piece, true)
     }
   }
 
@@ -830,7 +841,7 @@ export class Download {
     const critical: number[] = []
     const pieces = this.#availability.length
     for (const reader of [...this.#readers].sort((a, b) => a.piece - b.piece)) {
-      for (let i = reader.piece, n = 0; i < pieces && n < CRITICAL_WINDOW; i++) {
+      for (let i = reader.piece, n = 0; i < pieces && i <= reader.last && n < CRITICAL_WINDOW; i++) {
         if (hasPiece(store.have, i)) continue
         critical.push(i)
         n++

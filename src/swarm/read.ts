@@ -44,7 +44,7 @@ export async function* readDownloadRange(
   }
   const first = Math.floor(start / manifest.pieceSize)
   const last = Math.floor(end / manifest.pieceSize)
-  const reader = download.openReader(first)
+  const reader = download.openReader(first, last)
   try {
     for (let piece = first; piece <= last; piece++) {
       download.moveReader(reader, piece)
