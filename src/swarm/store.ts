@@ -169,8 +169,8 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
     },
     flush,
     async finish(dest) {
-      await flush()
-      const check = await hashFile(dataPath)
+      // The data's fdatasync (libuv's pool) and the whole-file check (this thread, from the page cache) overlap.
+      const [, check] = await Promise.all([flush(), hashFile(dataPath)])
       if (check.cid !== cid) throw new CorruptSongError(cid)
       await fh.close()
       await mkdir(dirname(dest), { recursive: true })
