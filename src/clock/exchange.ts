@@ -3,14 +3,25 @@
  * reference, four-timestamp exchanges on it at a cadence the caller chooses.
  * A stream of its own, not the party session, so samples never queue behind a
  * snapshot or a burst of log entries (that wait would read as network delay).
+ *
+ * And a connection of its own, to the same address as the one already open:
+ * one TCP connection delivers bytes in order, so behind a song download a
+ * reply waits for every earlier segment (the slowest of them under jitter,
+ * a retransmission after a loss) — delay on one direction only, which no
+ * two-way exchange can tell from offset. Measured on the delay lab
+ * (bench:sync): members were off by 2–3 ms on the shared connection.
+ * Falls back to the shared connection when a second one cannot be opened.
  */
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import { FramedStream } from '../net/framed.ts'
 import type { Clock } from '../shared/clock.ts'
+import { log } from '../shared/logger.ts'
 import { ClockExchangeError } from './errors.ts'
 import type { ClockSample } from './estimator.ts'
 import { CLOCK_PROTOCOL } from './protocol.ts'
 import { CLOCK_MAX_MESSAGE_BYTES, ClockRequest, ClockResponse } from './schema.ts'
+
+const logger = log('clock:exchange')
 
 export interface ClockExchangeInit {
   reference: PeerId
@@ -26,17 +37,17 @@ export interface ClockExchangeInit {
  * (rejects; the caller decides whether and when to try again).
  */
 export async function runClockExchanges(
-  components: { libp2p: Pick<Libp2p, 'dialProtocol'>; clock: Clock },
+  components: { libp2p: Pick<Libp2p, 'dialProtocol' | 'dial' | 'getConnections'>; clock: Clock },
   init: ClockExchangeInit,
   onSample: (sample: ClockSample) => void,
 ): Promise<void> {
   const { libp2p, clock } = components
   const { signal } = init
   const timeoutMs = init.exchangeTimeoutMs ?? 2000
-  const stream = await libp2p.dialProtocol(init.reference, CLOCK_PROTOCOL, {
-    signal,
-    runOnLimitedConnection: true,
-  })
+  const own = await ownConnection(libp2p, init.reference, signal)
+  const stream = await (own === undefined
+    ? libp2p.dialProtocol(init.reference, CLOCK_PROTOCOL, { signal, runOnLimitedConnection: true })
+    : own.newStream(CLOCK_PROTOCOL, { signal, runOnLimitedConnection: true }))
   const framed = new FramedStream(stream, ClockResponse, ClockRequest, {
     maxMessageBytes: CLOCK_MAX_MESSAGE_BYTES,
   })
@@ -60,6 +71,27 @@ export async function runClockExchanges(
     throw err
   } finally {
     await framed.close().catch(() => {})
+    await own?.close().catch(() => {})
+  }
+}
+
+/** A fresh connection to where the open one to `peer` goes (same path, own TCP stream), or undefined. */
+async function ownConnection(
+  libp2p: Pick<Libp2p, 'dial' | 'getConnections'>,
+  peer: PeerId,
+  signal: AbortSignal,
+): Promise<Connection | undefined> {
+  const open = libp2p.getConnections(peer).find((c) => c.status === 'open' && c.limits === undefined)
+  if (open === undefined) return undefined
+  try {
+    const addr = open.remoteAddr.getComponents().some((c) => c.name === 'p2p')
+      ? open.remoteAddr
+      : open.remoteAddr.encapsulate(`/p2p/${peer}`)
+    return await libp2p.dial(addr, { force: true, signal })
+  } catch (err) {
+    signal.throwIfAborted()
+    logger('no connection of its own to %s, sampling on the shared one: %s', peer, (err as Error).message)
+    return undefined
   }
 }
 
