@@ -424,20 +424,38 @@ async function runProfile(
     console.log(
       "  party-clock error (ms) vs the host's party clock, from 1 s after the play, sampled every 200 ms:",
     )
+    const windows: string[] = []
     for (const m of members) {
       const errs: number[] = []
+      // Signed error by 20 s window of true time since the play: when the error came, and which way.
+      const byWindow = new Map<number, number>()
       for (const c of m.clock) {
         const T = toTrue(m.skew as Skew, c.local)
         if (T <= Math.max(playTrue + 1_000, m === late ? joined.trueJoined : 0)) continue
         const ref = hostPartyAt(T)
-        if (ref !== undefined) errs.push(Math.abs(c.party - ref))
+        if (ref === undefined) continue
+        errs.push(Math.abs(c.party - ref))
+        const w = Math.floor((T - playTrue) / 20_000)
+        const worst = byWindow.get(w)
+        if (worst === undefined || Math.abs(c.party - ref) > Math.abs(worst)) byWindow.set(w, c.party - ref)
       }
       errs.sort((a, b) => a - b)
-      summary[`${m.name}.clock`] = { p50: quantile(errs, 0.5), p99: quantile(errs, 0.99), max: errs.at(-1) }
+      const worstByWindow = [...byWindow.entries()].sort((a, b) => a[0] - b[0]).map(([, e]) => e)
+      summary[`${m.name}.clock`] = {
+        p50: quantile(errs, 0.5),
+        p99: quantile(errs, 0.99),
+        max: errs.at(-1),
+        worstBy20s: worstByWindow,
+      }
       console.log(
         `    ${m.name.padEnd(5)} n=${String(errs.length).padStart(5)}  p50 ${ms(quantile(errs, 0.5))}  p99 ${ms(quantile(errs, 0.99))}  max ${ms(errs.at(-1))}`,
       )
+      windows.push(
+        `    ${m.name.padEnd(5)} ${worstByWindow.map((e) => `${e >= 0 ? '+' : ''}${e.toFixed(2)}`).join(' ')}`,
+      )
     }
+    console.log('  worst signed party-clock error (ms, member − host) per 20 s since the play:')
+    for (const line of windows) console.log(line)
     // A host change (an election under heavy load) moves the party clock to another process: say so.
     const terms = nodes.map(
       (n) => (n.messages.find((msg) => msg.type === 'sync-error') as { term?: number } | undefined)?.term,
