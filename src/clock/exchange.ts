@@ -75,26 +75,34 @@ export async function runClockExchanges(
   }
 }
 
-/** A fresh connection to where the open one to `peer` goes (same path, own TCP stream), or undefined. */
+/**
+ * A fresh connection to `peer`: to the address of an open connection we
+ * dialled (the same path), else to its known addresses (an inbound
+ * connection's remote port is the peer's ephemeral one). Undefined when none
+ * can be opened.
+ */
 async function ownConnection(
   libp2p: Pick<Libp2p, 'dial' | 'getConnections'>,
   peer: PeerId,
   signal: AbortSignal,
 ): Promise<Connection | undefined> {
-  const open = libp2p.getConnections(peer).find((c) => c.status === 'open' && c.limits === undefined)
-  if (open === undefined) return undefined
+  const open = libp2p.getConnections(peer).filter((c) => c.status === 'open' && c.limits === undefined)
+  if (open.length === 0) return undefined
+  const outbound = open.find((c) => c.direction === 'outbound')
   try {
-    const addr = open.remoteAddr.getComponents().some((c) => c.name === 'p2p')
-      ? open.remoteAddr
-      : open.remoteAddr.encapsulate(`/p2p/${peer}`)
-    return await libp2p.dial(addr, { force: true, signal })
+    if (outbound === undefined) return await libp2p.dial(peer, { force: true, signal })
+    const addr = outbound.remoteAddr.getComponents().some((c) => c.name === 'p2p')
+      ? outbound.remoteAddr
+      : outbound.remoteAddr.encapsulate(`/p2p/${peer}`)
+    const own = await libp2p.dial(addr, { force: true, signal })
+    logger('clock connection of its own to %s at %a', peer, own.remoteAddr)
+    return own
   } catch (err) {
     signal.throwIfAborted()
     logger('no connection of its own to %s, sampling on the shared one: %s', peer, (err as Error).message)
     return undefined
   }
 }
-
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)
