@@ -22,6 +22,7 @@ import { CLOCK_PROTOCOL } from './protocol.ts'
 import { CLOCK_MAX_MESSAGE_BYTES, ClockRequest, ClockResponse } from './schema.ts'
 
 const logger = log('clock:exchange')
+const OWN_CONNECTION_TRIES = 3
 
 export interface ClockExchangeInit {
   reference: PeerId
@@ -89,19 +90,27 @@ async function ownConnection(
   const open = libp2p.getConnections(peer).filter((c) => c.status === 'open' && c.limits === undefined)
   if (open.length === 0) return undefined
   const outbound = open.find((c) => c.direction === 'outbound')
-  try {
-    if (outbound === undefined) return await libp2p.dial(peer, { force: true, signal })
-    const addr = outbound.remoteAddr.getComponents().some((c) => c.name === 'p2p')
-      ? outbound.remoteAddr
-      : outbound.remoteAddr.encapsulate(`/p2p/${peer}`)
-    const own = await libp2p.dial(addr, { force: true, signal })
-    logger('clock connection of its own to %s at %a', peer, own.remoteAddr)
-    return own
-  } catch (err) {
-    signal.throwIfAborted()
-    logger('no connection of its own to %s, sampling on the shared one: %s', peer, (err as Error).message)
-    return undefined
+  const target =
+    outbound === undefined
+      ? peer
+      : outbound.remoteAddr.getComponents().some((c) => c.name === 'p2p')
+        ? outbound.remoteAddr
+        : outbound.remoteAddr.encapsulate(`/p2p/${peer}`)
+  let reason = ''
+  // A few tries: a dial racing the peer's own start-up work has failed once in a while (stream closed mid-handshake).
+  for (let attempt = 0; attempt < OWN_CONNECTION_TRIES; attempt++) {
+    try {
+      const own = await libp2p.dial(target, { force: true, signal })
+      logger('clock connection of its own to %s at %a', peer, own.remoteAddr)
+      return own
+    } catch (err) {
+      signal.throwIfAborted()
+      reason = (err as Error).message
+      await sleep(250, signal)
+    }
   }
+  logger('no connection of its own to %s, sampling on the shared one: %s', peer, reason)
+  return undefined
 }
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
