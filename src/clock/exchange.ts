@@ -3,26 +3,14 @@
  * reference, four-timestamp exchanges on it at a cadence the caller chooses.
  * A stream of its own, not the party session, so samples never queue behind a
  * snapshot or a burst of log entries (that wait would read as network delay).
- *
- * And a connection of its own, to the same address as the one already open:
- * one TCP connection delivers bytes in order, so behind a song download a
- * reply waits for every earlier segment (the slowest of them under jitter,
- * a retransmission after a loss) — delay on one direction only, which no
- * two-way exchange can tell from offset. Measured on the delay lab
- * (bench:sync): members were off by 2–3 ms on the shared connection.
- * Falls back to the shared connection when a second one cannot be opened.
  */
-import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { FramedStream } from '../net/framed.ts'
 import type { Clock } from '../shared/clock.ts'
-import { log } from '../shared/logger.ts'
 import { ClockExchangeError } from './errors.ts'
 import type { ClockSample } from './estimator.ts'
 import { CLOCK_PROTOCOL } from './protocol.ts'
 import { CLOCK_MAX_MESSAGE_BYTES, ClockRequest, ClockResponse } from './schema.ts'
-
-const logger = log('clock:exchange')
-const OWN_CONNECTION_TRIES = 3
 
 export interface ClockExchangeInit {
   reference: PeerId
@@ -38,17 +26,17 @@ export interface ClockExchangeInit {
  * (rejects; the caller decides whether and when to try again).
  */
 export async function runClockExchanges(
-  components: { libp2p: Pick<Libp2p, 'dialProtocol' | 'dial' | 'getConnections'>; clock: Clock },
+  components: { libp2p: Pick<Libp2p, 'dialProtocol'>; clock: Clock },
   init: ClockExchangeInit,
   onSample: (sample: ClockSample) => void,
 ): Promise<void> {
   const { libp2p, clock } = components
   const { signal } = init
   const timeoutMs = init.exchangeTimeoutMs ?? 2000
-  const own = await ownConnection(libp2p, init.reference, signal)
-  const stream = await (own === undefined
-    ? libp2p.dialProtocol(init.reference, CLOCK_PROTOCOL, { signal, runOnLimitedConnection: true })
-    : own.newStream(CLOCK_PROTOCOL, { signal, runOnLimitedConnection: true }))
+  const stream = await libp2p.dialProtocol(init.reference, CLOCK_PROTOCOL, {
+    signal,
+    runOnLimitedConnection: true,
+  })
   const framed = new FramedStream(stream, ClockResponse, ClockRequest, {
     maxMessageBytes: CLOCK_MAX_MESSAGE_BYTES,
   })
@@ -72,46 +60,9 @@ export async function runClockExchanges(
     throw err
   } finally {
     await framed.close().catch(() => {})
-    await own?.close().catch(() => {})
   }
 }
 
-/**
- * A fresh connection to `peer`: to the address of an open connection we
- * dialled (the same path), else to its known addresses (an inbound
- * connection's remote port is the peer's ephemeral one). Undefined when none
- * can be opened.
- */
-async function ownConnection(
-  libp2p: Pick<Libp2p, 'dial' | 'getConnections'>,
-  peer: PeerId,
-  signal: AbortSignal,
-): Promise<Connection | undefined> {
-  const open = libp2p.getConnections(peer).filter((c) => c.status === 'open' && c.limits === undefined)
-  if (open.length === 0) return undefined
-  const outbound = open.find((c) => c.direction === 'outbound')
-  const target =
-    outbound === undefined
-      ? peer
-      : outbound.remoteAddr.getComponents().some((c) => c.name === 'p2p')
-        ? outbound.remoteAddr
-        : outbound.remoteAddr.encapsulate(`/p2p/${peer}`)
-  let reason = ''
-  // A few tries: a dial racing the peer's own start-up work has failed once in a while (stream closed mid-handshake).
-  for (let attempt = 0; attempt < OWN_CONNECTION_TRIES; attempt++) {
-    try {
-      const own = await libp2p.dial(target, { force: true, signal })
-      logger('clock connection of its own to %s at %a', peer, own.remoteAddr)
-      return own
-    } catch (err) {
-      signal.throwIfAborted()
-      reason = (err as Error).message
-      await sleep(250, signal)
-    }
-  }
-  logger('no connection of its own to %s, sampling on the shared one: %s', peer, reason)
-  return undefined
-}
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)

@@ -47,12 +47,6 @@ test('a member estimates a shifted, drifting host clock over loopback to within 
   )
   try {
     await waitFor(() => samples >= 8, 'a burst of exchanges')
-    // On a connection of its own (not queued behind other traffic), to the same address.
-    const connections = member.getConnections(host.peerId)
-    assert.equal(connections.length, 2, 'the shared connection and the clock’s own')
-    assert.equal(connections[0].remoteAddr.toString(), connections[1].remoteAddr.toString())
-    const clockConnection = connections.find((c) => c.streams.some((st) => st.protocol === CLOCK_PROTOCOL))
-    assert.ok(clockConnection !== undefined && clockConnection.streams.length === 1, 'the clock stream alone')
     // The burst alone gives the offset (drift is not fitted yet), within the uncertainty it reports.
     const now = monotonicClock.now()
     const early = estimator.toReference(now) - (now + 5250.25 + 300e-6 * (now - origin))
@@ -73,10 +67,6 @@ test('a member estimates a shifted, drifting host clock over loopback to within 
     await running
     await unhandle()
   }
-  await waitFor(
-    () => member.getConnections(host.peerId).length === 1,
-    'the clock’s connection closed with it',
-  )
 })
 
 test('a server that answers the wrong exchange, or nothing, fails the exchange with a clear error', async () => {
