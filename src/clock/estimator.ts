@@ -207,9 +207,9 @@ export class ClockEstimator {
     const span = (this.#points.at(-1) as Point).x - this.#points[0].x
     let a: number
     let b = 0
-    const forward = lowerEnvelope(this.#points.map((p) => [p.forwardX - pivot, p.forward]))
-    const backward = lowerEnvelope(this.#points.map((p) => [p.backwardX - pivot, p.backward]))
     if (this.#points.length >= 3 && span >= this.#minDriftSpanMs) {
+      const forward = lowerEnvelope(this.#points.map((p) => [p.forwardX - pivot, p.forward]))
+      const backward = lowerEnvelope(this.#points.map((p) => [p.backwardX - pivot, p.backward]))
       b = Math.max(-this.#maxDrift, Math.min(this.#maxDrift, (forward.slope - backward.slope) / 2))
       a = (forward.at0 - backward.at0) / 2
     } else {

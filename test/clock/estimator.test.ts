@@ -161,6 +161,35 @@ test('a delayed sample in the same bucket does not displace the quicker one', ()
 })
 
 /**
+ * Sample as a party member does — an exchange, then 50 ms for the first 10 s
+ * and 250 ms after — for `durationMs`, with one-way delays the caller draws
+ * (given the ms since the start); `lost` drops an exchange. Returns the
+ * local time it stopped at.
+ */
+function sampleAsAMember(
+  est: ClockEstimator,
+  path: {
+    durationMs: number
+    reference: (local: number) => number
+    forward: (elapsedMs: number) => number
+    backward: (elapsedMs: number) => number
+    lost?: () => boolean
+  },
+): number {
+  const start = 1_000_000
+  let t = start
+  while (t - start < path.durationMs) {
+    const forward = path.forward(t - start)
+    const backward = path.backward(t - start)
+    const t1 = path.reference(t + forward)
+    const t3 = t + forward + 0.05 + backward
+    if (path.lost?.() !== true) est.addSample({ t0: t, t1, t2: t1 + 0.05, t3 })
+    t = t3 + (t - start < 10_000 ? 50 : 250)
+  }
+  return t
+}
+
+/**
  * A member's first seconds over a jittery path (40 ± 10 ms each way, uniform,
  * as netem's `delay 40ms 10ms`), sampled as a member does (an exchange, then
  * 50 ms): both directions quick in one exchange is rare, so the level comes
@@ -173,16 +202,14 @@ test('uniform jitter of ±10 ms each way: after 5 s, within 1 ms in every seed a
     const random = mulberry32(seed)
     const est = new ClockEstimator({ bucketMs: 1_000, minDriftSpanMs: 5_000 })
     const offset = 5_000
-    const start = 1_000_000
-    let t = start
-    while (t - start < 5_000) {
-      const forward = 30 + 20 * random()
-      const backward = 30 + 20 * random()
-      const t1 = offset + t + forward
-      const t3 = t + forward + 0.05 + backward
-      if (random() >= 0.01) est.addSample({ t0: t, t1, t2: t1 + 0.05, t3 })
-      t = t3 + 50
-    }
+    const uniform = () => 30 + 20 * random()
+    const t = sampleAsAMember(est, {
+      durationMs: 5_000,
+      reference: (local) => offset + local,
+      forward: uniform,
+      backward: uniform,
+      lost: () => random() < 0.01,
+    })
     errors.push(Math.abs(est.toReference(t) - (offset + t)))
   }
   errors.sort((a, b) => a - b)
@@ -200,18 +227,13 @@ test('one direction queued for a while (a download): the estimate recovers once 
   for (let seed = 1; seed <= 20; seed++) {
     const random = mulberry32(100 + seed)
     const est = new ClockEstimator({ bucketMs: 1_000, minDriftSpanMs: 5_000 })
-    const start = 1_000_000
-    let t = start
     const draw = () => 30 + 20 * random()
-    while (t - start < 30_000) {
-      const busy = t - start < 10_000
-      const forward = draw()
-      const backward = busy ? Math.max(draw(), draw(), draw(), draw()) : draw()
-      const t1 = t + forward
-      const t3 = t + forward + 0.05 + backward
-      est.addSample({ t0: t, t1, t2: t1 + 0.05, t3 })
-      t = t3 + (busy ? 50 : 250)
-    }
+    const t = sampleAsAMember(est, {
+      durationMs: 30_000,
+      reference: (local) => local,
+      forward: draw,
+      backward: (elapsed) => (elapsed < 10_000 ? Math.max(draw(), draw(), draw(), draw()) : draw()),
+    })
     errors.push(Math.abs(est.toReference(t) - t))
   }
   errors.sort((a, b) => a - b)
@@ -241,16 +263,14 @@ test('two minutes of uniform ±10 ms jitter at +250 ppm: within 0.3 ms in 18 of 
     const random = mulberry32(500 + seed)
     const est = new ClockEstimator({ bucketMs: 1_000, minDriftSpanMs: 5_000 })
     const reference = (local: number) => 7_000 + local * (1 + 250e-6)
-    const start = 1_000_000
-    let t = start
-    while (t - start < 120_000) {
-      const forward = 30 + 20 * random()
-      const backward = 30 + 20 * random()
-      const t1 = reference(t + forward)
-      const t3 = t + forward + 0.05 + backward
-      if (random() >= 0.01) est.addSample({ t0: t, t1, t2: t1 + 0.05, t3 })
-      t = t3 + (t - start < 10_000 ? 50 : 250)
-    }
+    const uniform = () => 30 + 20 * random()
+    const t = sampleAsAMember(est, {
+      durationMs: 120_000,
+      reference,
+      forward: uniform,
+      backward: uniform,
+      lost: () => random() < 0.01,
+    })
     const error = Math.abs(est.toReference(t) - reference(t))
     errors.push(error.toFixed(2))
     if (error < 0.3) within++
