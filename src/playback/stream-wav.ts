@@ -3,11 +3,8 @@
  * (header, then fixed-size frames), so any range decodes on its own as soon
  * as its bytes are there.
  */
-import { type ByteSource, type StreamableSource, type StreamSongOptions, streamSong } from './stream-song.ts'
+import type { ByteSource, StreamableSource } from './stream-song.ts'
 import { decodeWavFrames, wavLayout } from './wav.ts'
-
-export type { ByteSource } from './stream-song.ts'
-export type StreamWavOptions = StreamSongOptions
 
 /** The WAV behind `head` (its first bytes) as a streamable source, or undefined when the head does not say where its samples are. */
 export function wavStreamable(head: Uint8Array, source: ByteSource): StreamableSource | undefined {
@@ -36,9 +33,4 @@ export function wavStreamable(head: Uint8Array, source: ByteSource): StreamableS
       }
     },
   }
-}
-
-/** A WAV song that fills in as it arrives (./stream-song.ts), or undefined when this file is not a WAV that can. */
-export function streamWavSong(source: ByteSource, options: StreamWavOptions) {
-  return streamSong(source, options, ['wav'])
 }

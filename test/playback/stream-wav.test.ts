@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import { encodeMp3, encodeWav } from '../../src/library/demo/encode.ts'
 import { type DecodedSong, decodeAudio } from '../../src/playback/decode.ts'
 import { BlockRenderer } from '../../src/playback/renderer.ts'
-import { streamWavSong } from '../../src/playback/stream-wav.ts'
+import { streamSong } from '../../src/playback/stream-song.ts'
 import type { QueueEntry, Timeline } from '../../src/playback/timeline.ts'
 import { gatedSource, noise } from './stream-helpers.ts'
 
@@ -19,13 +19,17 @@ test('a streamed WAV plays from its position before its beginning arrives, and i
   // Everything before 3 s waits: only the tail can arrive.
   const { source, release } = gatedSource(wav, 44 + 3 * SRC_RATE * 4)
   let done: Error | undefined | 'pending' = 'pending'
-  const song = await streamWavSong(source, {
-    startAt: 3.5,
-    outputSampleRate: 48_000,
-    onDone: (err) => {
-      done = err
+  const song = await streamSong(
+    source,
+    {
+      startAt: 3.5,
+      outputSampleRate: 48_000,
+      onDone: (err) => {
+        done = err
+      },
     },
-  })
+    ['wav'],
+  )
   assert.ok(song, 'a WAV streams')
   assert.equal(song.frames, whole.frames)
   assert.ok(song.ready !== undefined && song.ready.from > 0, 'the beginning has not arrived')
@@ -52,7 +56,7 @@ test('a streamed WAV plays from its position before its beginning arrives, and i
 test('a file that is not a WAV does not stream (it is decoded once complete)', async () => {
   const mp3 = encodeMp3(noise(22_050, 1), { title: 't', artist: 'a', album: 'b' }, { kbps: 32, mono: true })
   const { source } = gatedSource(mp3, 0)
-  assert.equal(await streamWavSong(source, { startAt: 0, outputSampleRate: 48_000 }), undefined)
+  assert.equal(await streamSong(source, { startAt: 0, outputSampleRate: 48_000 }, ['wav']), undefined)
 })
 
 test('the renderer plays only frames that have arrived, and says it is loading elsewhere', () => {
