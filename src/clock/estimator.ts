@@ -11,16 +11,21 @@
  *  1. per local-time bucket keep the min-δ sample (a "clock filter"), and
  *     the bucket's least forward (t1−t0 = forward delay + θ) and backward
  *     (t3−t2 = backward delay − θ) one-way figures;
- *  2. drift and level from each direction's lower envelope over the window
+ *  2. drop buckets whose δ is far above the best (a stretch of them — a
+ *     stalled event loop, a download — would bend the envelopes, and their
+ *     extrapolation then misses by tens of ms); drift and level from each
+ *     direction's lower envelope over the rest
  *     (`lowerEnvelope`: queueing only ever lifts a one-way delay, so the
  *     envelope is the path without queueing; forward rises with θ, backward
  *     falls): b = ½(forward slope − backward slope), θ(pivot) = ½(forward −
  *     backward) there. The two directions need not be quick in the same
  *     exchange — under jitter both rarely are, and bulk traffic (a song
- *     download) queues one direction only. Over a span too short for a slope,
- *     b = 0 and the level comes from the two least delays;
- *  3. for the uncertainty only: drop buckets whose δ is far above the best,
- *     and weigh the rest 1/(excess delay/2 + floor)² in a least-squares
+ *     download) queues one direction only. The level is then kept within
+ *     the bounds the last few exchanges set (no one-way delay is negative).
+ *     Over a span too short for a slope, b = 0 and the level is the middle of
+ *     those bounds, from the two least delays;
+ *  3. for the uncertainty only: weigh the kept buckets
+ *     1/(excess delay/2 + floor)² in a least-squares
  *     residual, whose standard error is reported.
  *
  * Simulated (uniform 40 ± 10 ms each way; test/clock/estimator.test.ts), the
@@ -204,22 +209,16 @@ export class ClockEstimator {
       sxx += weights[i] * dx * dx
     }
     // Drift and level from each direction's lower envelope (see the file comment); b = 0 over a short span.
-    const span = (this.#points.at(-1) as Point).x - this.#points[0].x
+    const span = (used.at(-1) as Point).x - used[0].x
     let a: number
     let b = 0
-    if (this.#points.length >= 3 && span >= this.#minDriftSpanMs) {
-      const forward = lowerEnvelope(this.#points.map((p) => [p.forwardX - pivot, p.forward]))
-      const backward = lowerEnvelope(this.#points.map((p) => [p.backwardX - pivot, p.backward]))
+    if (used.length >= 3 && span >= this.#minDriftSpanMs) {
+      const forward = lowerEnvelope(used.map((p) => [p.forwardX - pivot, p.forward]))
+      const backward = lowerEnvelope(used.map((p) => [p.backwardX - pivot, p.backward]))
       b = Math.max(-this.#maxDrift, Math.min(this.#maxDrift, (forward.slope - backward.slope) / 2))
-      a = (forward.at0 - backward.at0) / 2
+      a = feasible((forward.at0 - backward.at0) / 2, b, this.#points.slice(-RECENT_BUCKETS), pivot)
     } else {
-      let leastForward = Number.POSITIVE_INFINITY
-      let leastBackward = Number.POSITIVE_INFINITY
-      for (const p of this.#points) {
-        leastForward = Math.min(leastForward, p.forward)
-        leastBackward = Math.min(leastBackward, p.backward)
-      }
-      a = (leastForward - leastBackward) / 2
+      a = feasible(0, 0, this.#points, pivot, true)
     }
     // Weighted residual variance → standard error of the fitted line at x.
     let rss = 0
@@ -239,6 +238,33 @@ export class ClockEstimator {
     this.#fit = { a, b, pivot, se, bestDelay, n }
     return this.#fit
   }
+}
+
+/**
+ * Buckets whose one-way figures bound the offset at the pivot: recent enough
+ * that a drift error of tens of ppm moves those bounds by well under a
+ * millisecond.
+ */
+const RECENT_BUCKETS = 8
+
+/**
+ * Every exchange bounds the offset: a one-way delay is never negative, so
+ * θ(x) ≤ t1 − t0 and θ(x) ≥ −(t3 − t2). Given drift `b`, intersect those
+ * bounds at the pivot and return `a` moved into them — or, with `midpoint`
+ * (or when the bounds contradict each other: the reference or the path
+ * changed), the middle of them. An envelope bent by a stretch of queued
+ * exchanges (a download, a stalled event loop) can extrapolate tens of ms off
+ * (test/clock/estimator.test.ts); the last few exchanges cannot be argued with.
+ */
+function feasible(a: number, b: number, points: Point[], pivot: number, midpoint = false): number {
+  let upper = Number.POSITIVE_INFINITY
+  let lower = Number.NEGATIVE_INFINITY
+  for (const p of points) {
+    upper = Math.min(upper, p.forward - b * (p.forwardX - pivot))
+    lower = Math.max(lower, -p.backward - b * (p.backwardX - pivot))
+  }
+  if (midpoint || lower > upper) return (lower + upper) / 2
+  return Math.min(upper, Math.max(lower, a))
 }
 
 /**
