@@ -3,7 +3,8 @@
  * driven over IPC): a libp2p host with the swarm and a minimal in-memory
  * library. Also serves and fetches a bare libp2p stream for the baseline.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { hashFile } from '../src/library/content-id.ts'
@@ -27,6 +28,7 @@ export type NodeCommand =
   | { cmd: 'download'; cid: string; providers: string[] }
   | { cmd: 'raw'; addr: string; bytes: number }
   | { cmd: 'cpu' }
+  | { cmd: 'connect'; addrs: string[] }
   | { cmd: 'exit' }
 
 export type NodeReply =
@@ -35,6 +37,7 @@ export type NodeReply =
   | { type: 'raw-done'; ms: number }
   | { type: 'rss'; maxRssBytes: number; cpuMs: number }
   | { type: 'cpu'; cpuMs: number }
+  | { type: 'connected' }
   | { type: 'error'; message: string }
 
 const send = (reply: NodeReply): void => {
@@ -95,6 +98,8 @@ async function main(): Promise<void> {
     }
     await stream.close()
   })
+  const profiler = await transferProfiler(process.env.BENCH_PROF)
+  await profiler.start()
   const ready = process.resourceUsage()
   send({
     type: 'ready',
@@ -107,9 +112,13 @@ async function main(): Promise<void> {
     const m = message as NodeCommand
     if (m.cmd === 'download') {
       const t0 = performance.now()
+      const trace = process.env.BENCH_TRACE === undefined ? undefined : traceDownload(swarm, libp2p, t0)
       swarm
         .download(m.cid, { providers: m.providers })
-        .then(() => send({ type: 'done', ms: performance.now() - t0 }))
+        .then(() => {
+          trace?.()
+          send({ type: 'done', ms: performance.now() - t0 })
+        })
         .catch((err: Error) => send({ type: 'error', message: err.message }))
     } else if (m.cmd === 'raw') {
       void (async () => {
@@ -125,6 +134,11 @@ async function main(): Promise<void> {
         }
         send({ type: 'raw-done', ms: performance.now() - t0 })
       })().catch((err: Error) => send({ type: 'error', message: err.message }))
+    } else if (m.cmd === 'connect') {
+      const mine = libp2p.getMultiaddrs()[0]!.toString()
+      void Promise.allSettled(m.addrs.filter((a) => a !== mine).map((a) => libp2p.dial(multiaddr(a))))
+        .then(() => send({ type: 'connected' }))
+        .catch((err: Error) => send({ type: 'error', message: err.message }))
     } else if (m.cmd === 'cpu') {
       const u = process.resourceUsage()
       send({ type: 'cpu', cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })
@@ -142,12 +156,61 @@ async function main(): Promise<void> {
         maxRssBytes: usage.maxRSS * 1024,
         cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
       })
-      void swarm
+      void profiler
         .stop()
+        .then(() => swarm.stop())
         .then(() => libp2p.stop())
         .finally(() => setTimeout(() => process.exit(0), 50))
     }
   })
+}
+
+/** BENCH_TRACE: when the download passed each tenth, with its connection and source counts, printed at the end. */
+function traceDownload(
+  swarm: ReturnType<typeof createSwarm>,
+  libp2p: Awaited<ReturnType<typeof createTuttiLibp2p>>,
+  t0: number,
+): () => void {
+  const marks: string[] = []
+  let last = -1
+  const timer = setInterval(() => {
+    const d = swarm.list()[0]
+    const tenth = d === undefined ? 0 : Math.floor(d.percent / 10) * 10
+    if (tenth !== last) {
+      const ms = (performance.now() - t0).toFixed(0)
+      marks.push(`${tenth}%@${ms}(c${libp2p.getConnections().length},s${d?.sources.length ?? 0})`)
+    }
+    last = tenth
+  }, 20)
+  return () => {
+    clearInterval(timer)
+    const ms = (performance.now() - t0).toFixed(0)
+    process.stderr.write(`[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms}\n`)
+  }
+}
+
+/** CPU profile from ready to exit (start-up's module loading would swamp the transfer), written to `dir` on stop. */
+async function transferProfiler(
+  dir: string | undefined,
+): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
+  if (dir === undefined) return { start: async () => {}, stop: async () => {} }
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  let running = false
+  return {
+    async start() {
+      if (running) return
+      running = true
+      await session.post('Profiler.start')
+    },
+    async stop() {
+      if (!running) return
+      running = false
+      const { profile } = await session.post('Profiler.stop')
+      await writeFile(join(dir, `transfer-${process.pid}.cpuprofile`), JSON.stringify(profile))
+    },
+  }
 }
 
 main().catch((err: Error) => {

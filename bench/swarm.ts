@@ -14,6 +14,11 @@
  *   npm run bench:swarm                     # N = 4 and 9, 3 repetitions
  *   BENCH_REPS=1 BENCH_N=4 npm run bench:swarm
  *   BENCH_MODES=swarm,aria2 npm run bench:swarm
+ *
+ * Diagnostics: BENCH_TRACE=1 prints when each leecher passed each tenth;
+ * BENCH_WARM=1 connects every leecher to every node before the clock starts
+ * (as a party's members already are), to tell connection set-up from transfer;
+ * BENCH_PROF=DIR writes each node's CPU profile from ready to exit.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -57,12 +62,8 @@ async function spawnNode(init: Extract<NodeCommand, { cmd: 'init' }>): Promise<P
   const child = fork(join(import.meta.dirname, 'swarm-node.ts'), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // The V8 flags a real node runs with (package.json "tutti.nodeFlags"), as bench:scan does.
-    execArgv: [
-      ...PRODUCT_NODE_FLAGS,
-      ...(process.env.BENCH_PROF === undefined
-        ? []
-        : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]),
-    ],
+    // BENCH_PROF=DIR: each node writes a CPU profile from ready to exit there (bench/swarm-node.ts).
+    execArgv: PRODUCT_NODE_FLAGS,
   })
   const waiting = new Map<string, Array<(r: NodeReply) => void>>()
   const queued: NodeReply[] = []
@@ -139,6 +140,11 @@ async function runSwarm(
     ),
   )
   const providers = mode === 'swarm' ? [seeder, ...leechers].map((p) => p.addr) : [seeder.addr]
+  if (process.env.BENCH_WARM !== undefined) {
+    for (const l of leechers) l.send({ cmd: 'connect', addrs: providers })
+    await Promise.all(leechers.map((l) => l.next('connected')))
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+  }
   const t0 = performance.now()
   for (const l of leechers) l.send({ cmd: 'download', cid: seeder.cid!, providers })
   await Promise.all(leechers.map((l) => l.next('done')))

@@ -1,9 +1,14 @@
 /**
  * Choking: which interested peers may download from us right now. Pure.
  *
- * Regular slots go to the peers that upload to us fastest (tit-for-tat); when
- * we upload more than we download (seeding), to those that take our upload
- * fastest, so the pieces we send spread on quickly. One optimistic slot goes
+ * Regular slots go to the peers that upload to us fastest (tit-for-tat). A
+ * seed (we download nothing) takes turns instead: the slots go to the peers
+ * it has sent least, so its upload — the swarm's only source of pieces
+ * nobody else has — reaches every leecher, not the same four (ranking a seed's
+ * peers by how fast they take its upload starved the rest for seconds in
+ * bench:swarm). Ties, such as every rate at zero when a swarm starts, go by
+ * each peer's `tiebreak`, a random rank the caller draws once per peer: by
+ * id, every node would pick the same few peers. One optimistic slot goes
  * to a peer outside that set and rotates every `OPTIMISTIC_ROTATE_MS`, so new
  * peers get a first piece to trade and we discover better partners.
  */
@@ -15,8 +20,10 @@ export interface ChokeCandidate {
   interested: boolean
   /** Bytes/s this peer delivers to us. */
   rateFromPeer: number
-  /** Bytes/s we deliver to this peer. */
-  rateToPeer: number
+  /** Bytes we have sent this peer so far. */
+  sentTotal: number
+  /** A random rank in [0, 1), drawn once per peer by each node. */
+  tiebreak: number
 }
 
 export interface ChokeInput {
@@ -39,8 +46,9 @@ export interface ChokeDecision {
 export function decideUnchoked(input: ChokeInput): ChokeDecision {
   const interested = input.peers.filter((p) => p.interested)
   if (input.slots <= 0) return { unchoked: new Set(), optimistic: undefined }
-  const key = (p: ChokeCandidate): number => (input.seeding ? p.rateToPeer : p.rateFromPeer)
-  const ranked = [...interested].sort((a, b) => key(b) - key(a) || (a.id < b.id ? -1 : 1))
+  // Higher goes first: the fastest uploader to us, or for a seed the peer it has sent least.
+  const key = (p: ChokeCandidate): number => (input.seeding ? -p.sentTotal : p.rateFromPeer)
+  const ranked = [...interested].sort((a, b) => key(b) - key(a) || a.tiebreak - b.tiebreak)
   const regular = ranked.slice(0, input.slots)
   const unchoked = new Set(regular.map((p) => p.id))
   const others = ranked.filter((p) => !unchoked.has(p.id))

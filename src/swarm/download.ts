@@ -270,8 +270,9 @@ export class Download {
 
   // ---- streaming reads ----
 
+  /** Resolves once the manifest is known and the piece store open. */
   async waitForManifest(signal?: AbortSignal): Promise<Manifest> {
-    while (this.manifest === undefined) {
+    while (this.manifest === undefined || this.store === undefined) {
       if (this.state === 'cancelled' || this.state === 'failed')
         throw this.#failure ?? new DownloadCancelledError(this.cid)
       await this.#wait(this.#manifestWaiters, signal)

@@ -33,6 +33,8 @@ import { pieceVerifies } from './verify.ts'
 
 const logger = log('swarm')
 const PEX_CACHE_MS = 5_000
+/** How long a hello for a song we are still finding waits for our manifest (the asker gives up after 10 s). */
+const HELLO_WAITS_FOR_MANIFEST_MS = 8_000
 export const DEFAULT_MAX_PEERS = 20
 export const DEFAULT_MAX_REQUESTS = 256
 
@@ -194,6 +196,17 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       }
     }
     const d = downloads.get(cid)
+    if (
+      d !== undefined &&
+      d.store === undefined &&
+      d.state === 'finding' &&
+      sharing.mayServe(peer, partialPath(cid))
+    ) {
+      // Leechers that start together say hello before any has the manifest. Answered `unknown`, the
+      // asker would not try us again for seconds (bench:swarm: N = 9 traded nothing for 5 s); the
+      // hello waits for our manifest instead, and we answer with an empty bitfield and haves to come.
+      await d.waitForManifest(AbortSignal.timeout(HELLO_WAITS_FOR_MANIFEST_MS)).catch(() => {})
+    }
     const store = d?.store
     if (
       !sharing.mayServe(peer, partialPath(cid)) ||

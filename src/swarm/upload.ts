@@ -79,6 +79,8 @@ class UploadSession {
   choked = true
   readonly queue: number[] = []
   readonly sent = new RateMeter()
+  /** This node's random rank for the peer, for the choker's ties. */
+  readonly tiebreak = Math.random()
   readonly abort = new AbortController()
   #wake: (() => void) | undefined
 
@@ -309,7 +311,8 @@ export class Uploads {
           id: key(s),
           interested: s.interested,
           rateFromPeer: this.#deps.rateFromPeer(s.peer),
-          rateToPeer: s.sent.rate(now),
+          sentTotal: s.sent.total,
+          tiebreak: s.tiebreak,
         })),
         slots,
         seeding: sessions.every((s) => s.song?.complete === true),

@@ -34,7 +34,8 @@ test('the choker unchokes the best uploaders plus one optimistic peer', () => {
     id,
     interested: id !== 'e',
     rateFromPeer: (i + 1) * 100,
-    rateToPeer: 0,
+    sentTotal: 0,
+    tiebreak: i / 10,
   }))
   const d = decideUnchoked({
     peers,
@@ -69,9 +70,45 @@ test('the choker unchokes the best uploaders plus one optimistic peer', () => {
   assert.equal(rotated.optimistic, 'b')
 })
 
+test('a seed takes turns: its slots go to the peers it has sent least', () => {
+  const peers = ['a', 'b', 'c', 'd'].map((id, i) => ({
+    id,
+    interested: true,
+    rateFromPeer: 0,
+    sentTotal: [4, 0, 9, 1][i]! * 65536,
+    tiebreak: i / 10,
+  }))
+  const d = decideUnchoked({ peers, slots: 2, seeding: true, optimistic: 'a', rotate: false, random: 0 })
+  assert.deepEqual([...d.unchoked].sort(), ['a', 'b', 'd'], 'b and d (least sent) plus the optimistic a')
+})
+
+test('ties (every rate zero as a swarm starts) go by each node’s own random rank, not by peer id', () => {
+  const peers = (ranks: number[]) =>
+    ['a', 'b', 'c', 'd'].map((id, i) => ({
+      id,
+      interested: true,
+      rateFromPeer: 0,
+      sentTotal: 0,
+      tiebreak: ranks[i]!,
+    }))
+  const pick = (ranks: number[]) => [
+    ...decideUnchoked({
+      peers: peers(ranks),
+      slots: 2,
+      seeding: false,
+      optimistic: undefined,
+      rotate: false,
+      random: 0,
+    }).unchoked,
+  ]
+  // Two nodes that drew different ranks choose different regular peers (the optimistic one is drawn from the rest).
+  assert.deepEqual(pick([0.1, 0.2, 0.8, 0.9]).slice(0, 2), ['a', 'b'])
+  assert.deepEqual(pick([0.9, 0.8, 0.2, 0.1]).slice(0, 2), ['d', 'c'])
+})
+
 test('zero slots serves nobody', () => {
   const d = decideUnchoked({
-    peers: [{ id: 'a', interested: true, rateFromPeer: 1, rateToPeer: 1 }],
+    peers: [{ id: 'a', interested: true, rateFromPeer: 1, sentTotal: 1, tiebreak: 0 }],
     slots: 0,
     seeding: true,
     optimistic: undefined,

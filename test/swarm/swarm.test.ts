@@ -43,3 +43,31 @@ test('three leechers fetch from two seeders and from each other, byte-exact', as
   const sources = [...served.values()].reduce((n, s) => n + s.size, 0)
   assert.ok(sources > leechers.length, `pieces came from more than one peer per leecher (${sources})`)
 })
+
+test('a hello that comes before our manifest waits for it: leechers starting together trade at once', async () => {
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  const song = await makeSong(dir, 1024 * 1024)
+  const seeder = await startNode({ songs: [song], swarm: { uploadRateBytes: 256 * 1024 } })
+  const [early, late] = [await startNode(), await startNode()]
+  nodes.push(seeder, early, late)
+  // `early` is still finding the song (nobody named yet) when `late` says hello to it.
+  early.swarm.startDownload(song.cid, { providers: [] })
+  const fromEarly = new Promise<number>((resolve) => {
+    const t0 = performance.now()
+    late.swarm.on('piece:verified', (e) => {
+      if (e.peerId === early.libp2p.peerId.toString()) resolve(performance.now() - t0)
+    })
+  })
+  const lateDone = late.swarm.download(song.cid, {
+    providers: [early.addr],
+    signal: AbortSignal.timeout(60_000),
+  })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  early.swarm.startDownload(song.cid, { providers: [seeder.addr] })
+  // Answered `unknown`, `late` would not ask `early` again for 5 s, and until then would have no source at all.
+  const ms = await fromEarly
+  assert.ok(ms < 4_000, `the first piece relayed by the early leecher came after ${ms.toFixed(0)} ms`)
+  const info = await lateDone
+  assert.ok((await readFile(info.path!)).equals(song.bytes), 'the late leecher has the exact bytes')
+})
