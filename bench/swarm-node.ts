@@ -33,7 +33,8 @@ export type NodeCommand =
 
 export type NodeReply =
   | { type: 'ready'; addr: string; cid?: string; cpuMs: number }
-  | { type: 'done'; ms: number }
+  /** `ms` from the call to done; `firstPieceMs`/`lastPieceMs` when the first and last piece were verified. */
+  | { type: 'done'; ms: number; firstPieceMs: number; lastPieceMs: number }
   | { type: 'raw-done'; ms: number }
   | { type: 'rss'; maxRssBytes: number; cpuMs: number }
   | { type: 'cpu'; cpuMs: number }
@@ -112,12 +113,19 @@ async function main(): Promise<void> {
     const m = message as NodeCommand
     if (m.cmd === 'download') {
       const t0 = performance.now()
+      let firstPieceMs = Number.NaN
+      let lastPieceMs = Number.NaN
+      const off = swarm.on('piece:verified', () => {
+        lastPieceMs = performance.now() - t0
+        if (Number.isNaN(firstPieceMs)) firstPieceMs = lastPieceMs
+      })
       const trace = process.env.BENCH_TRACE === undefined ? undefined : traceDownload(swarm, libp2p, t0)
       swarm
         .download(m.cid, { providers: m.providers })
         .then(() => {
           trace?.()
-          send({ type: 'done', ms: performance.now() - t0 })
+          off()
+          send({ type: 'done', ms: performance.now() - t0, firstPieceMs, lastPieceMs })
         })
         .catch((err: Error) => send({ type: 'error', message: err.message }))
     } else if (m.cmd === 'raw') {
