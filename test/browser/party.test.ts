@@ -225,6 +225,8 @@ const partySuite = () =>
       const differences: number[] = []
       const settledDifferences: number[] = []
       const pageClockA: number[] = []
+      /** The second page's party clock against the machine clock; node B's offset is subtracted once measured. */
+      const pageClockBRaw: number[] = []
       const pageErrorsMs: string[] = []
       const positions: number[][] = [[], []]
       const notPlaying: string[] = []
@@ -257,6 +259,7 @@ const partySuite = () =>
           settledDifferences.push(difference)
         // The first page's own party clock against node A's, as this process measured it.
         pageClockA.push((pa.partyTime ?? Number.NaN) - (pa.timeOrigin + pa.localTime + clockA.offset))
+        pageClockBRaw.push((pb.partyTime ?? Number.NaN) - (pb.timeOrigin + pb.localTime))
         pageErrorsMs.push(`${pa.errorMs?.toFixed(1)}/${pb.errorMs?.toFixed(1)}`)
         positions[0].push(pa.mediaPosition)
         positions[1].push(pb.mediaPosition)
@@ -276,13 +279,21 @@ const partySuite = () =>
       console.log(
         `${names[0]}'s party clock − its node's, ms: ${fmt(pageClockA)} (± ${(clockA.rtt / 2).toFixed(2)})`,
       )
+      const pageClockB = pageClockBRaw.map((d) => d - clockB.offset)
+      console.log(
+        `${names[1]}'s party clock − its node's, ms: ${fmt(pageClockB)} (± ${(clockB.rtt / 2).toFixed(2)})`,
+      )
       assert.ok(
         settledDifferences.length >= 3,
         `both pages settled (|own error| ≤ ${SETTLED_MS} ms) in ${settledDifferences.length} of ${differences.length} playing readings; timelines: ${[...timelines].join(' | ')}`,
       )
+      // CI shows the assertion, not the log: carry the clocks that tell which side moved.
       assert.ok(
         worst <= AGREEMENT_MS,
-        `settled playheads differ by up to ${worst.toFixed(2)} ms: ${fmt(settledDifferences)}`,
+        `settled playheads differ by up to ${worst.toFixed(2)} ms: ${fmt(settledDifferences)}; ` +
+          `all readings ${fmt(differences)}; own errors ${pageErrorsMs.join(', ')}; ` +
+          `${names[0]}'s clock − node A's ${fmt(pageClockA)}; ${names[1]}'s − node B's ${fmt(pageClockB)}; ` +
+          `node B − node A ${(clockB.offset - clockA.offset).toFixed(2)} ms`,
       )
       for (const [i, p] of positions.entries()) {
         const grew = (p.at(-1) ?? 0) - (p[0] ?? 0)
