@@ -18,7 +18,7 @@ import type { Clock } from '../shared/clock.ts'
 import { log } from '../shared/logger.ts'
 import type { BanList } from './bans.ts'
 import { hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
-import { DownloadCancelledError, NoProvidersError } from './errors.ts'
+import { DownloadCancelledError, explainWriteError, NoProvidersError } from './errors.ts'
 import { probeSongName, songFileName } from './naming.ts'
 import { estimateDeliveryMs, type PeerView, pickRequests, pipelineDepth } from './picker.ts'
 import { RateMeter } from './rate.ts'
@@ -426,7 +426,13 @@ export class Download {
     if (this.manifest !== undefined) return
     this.manifest = manifest
     this.#availability = new Int32Array(pieceCount(manifest.size, manifest.pieceSize))
-    this.store = await openPieceStore(downloadDir(this.#deps.dataDir, this.cid), this.cid, manifest)
+    const dir = downloadDir(this.#deps.dataDir, this.cid)
+    try {
+      this.store = await openPieceStore(dir, this.cid, manifest)
+    } catch (err) {
+      void this.#giveUp(explainWriteError(err, this.cid, dir))
+      throw err
+    }
     if (hasPiece(this.store.have, 0)) this.mime = sniffAudio(await this.store.readPiece(0)).mime
     if (this.state === 'finding') this.state = 'downloading'
     this.#wakeAll(this.#manifestWaiters)
@@ -702,7 +708,13 @@ export class Download {
         this.#dropRequest(other, piece, false)
       }
     }
-    store.writePieceSync(piece, data)
+    try {
+      store.writePieceSync(piece, data)
+    } catch (err) {
+      // Nothing was marked as stored; every earlier piece stays on disk for a resume.
+      void this.#giveUp(explainWriteError(err, this.cid, store.dataPath))
+      return
+    }
     link.bytes += data.byteLength
     this.#rate.add(data.byteLength, now)
     if (piece === 0) this.mime = sniffAudio(data.subarray(0, Math.min(16, data.byteLength))).mime
@@ -893,8 +905,9 @@ export class Download {
   // ---- completion ----
 
   /**
-   * No provider for too long: fail with a clear error. Verified pieces stay on
-   * disk, so asking again (or restarting the node) resumes from them.
+   * No provider for too long, or no room on the disk: fail with a clear error.
+   * Verified pieces stay on disk, so asking again (or restarting the node)
+   * resumes from them.
    */
   async #giveUp(err: Error): Promise<void> {
     if (this.state !== 'finding' && this.state !== 'downloading') return
@@ -936,10 +949,11 @@ export class Download {
       this.#progress(true)
       this.#deps.emit('download:done', this.info())
       this.#done.resolve(this.info())
-    } catch (err) {
+    } catch (caught) {
+      const err = explainWriteError(caught, this.cid, this.#deps.downloadDir)
       this.state = 'failed'
-      this.error = (err as Error).message
-      this.#failure = err as Error
+      this.error = err.message
+      this.#failure = err
       logger('download of %s failed: %s', this.cid, this.error)
       this.#progress(true)
       this.#deps.emit('download:failed', this.info())

@@ -47,3 +47,26 @@ export class CorruptSongError extends TuttiError {
     super('SONG_CORRUPT', `assembled song does not match ${cid}`, 500)
   }
 }
+
+/** The disk refused a write (full, or over quota): the download stops, keeping every piece it had stored. */
+export class DiskFullError extends TuttiError {
+  constructor(cid: string, path: string, cause: Error) {
+    super(
+      'DISK_FULL',
+      `no space left to store ${cid} (${path}: ${(cause as NodeJS.ErrnoException).code ?? cause.message}); the download keeps its verified pieces — free some space and ask again to resume`,
+      507,
+      { cause },
+    )
+  }
+}
+
+/** Errors that mean the disk has no room for what we write. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG'
+}
+
+/** `err` as a `DiskFullError` when the disk had no room for a write to `path`, else as it is. */
+export function explainWriteError(err: unknown, cid: string, path: string): Error {
+  return isDiskFull(err) ? new DiskFullError(cid, path, err as Error) : (err as Error)
+}

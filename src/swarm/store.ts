@@ -20,7 +20,7 @@ import {
   verifyPiece,
 } from '../library/content-id.ts'
 import { countPieces, createBitfield, hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
-import { CorruptSongError } from './errors.ts'
+import { CorruptSongError, isDiskFull } from './errors.ts'
 
 /**
  * Piece reads and writes use the synchronous fs calls on purpose: a 64 KiB
@@ -96,6 +96,9 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
       if (verifyPiece(manifest, i, buf)) setPiece(have, i)
     }
   }
+  // The bitfield file exists from the start, so that a disk that fills up later can still take its
+  // updates in place (see flush).
+  if (claimed === undefined || !isValidBitfield(claimed, pieces)) await writeFile(join(dir, 'have'), have)
   let haveCount = countPieces(have, pieces)
   let flushTimer: NodeJS.Timeout | undefined
   let flushing: Promise<void> = Promise.resolve()
@@ -110,8 +113,16 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
       const snapshot = have.slice()
       await fh.datasync()
       const tmp = join(dir, 'have.tmp')
-      await writeFile(tmp, snapshot)
-      await rename(tmp, join(dir, 'have'))
+      try {
+        await writeFile(tmp, snapshot)
+        await rename(tmp, join(dir, 'have'))
+      } catch (err) {
+        // A full disk has no room for a new file, but the old bitfield's bytes can be overwritten in
+        // place. A torn write is harmless: bits only ever get set, and reopening re-verifies each claim.
+        if (!isDiskFull(err)) throw err
+        await rm(tmp, { force: true })
+        await writeFile(join(dir, 'have'), snapshot, { flag: 'r+' })
+      }
     })
     return flushing
   }
@@ -178,7 +189,11 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
         await rename(dataPath, dest)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err
-        await copyFile(dataPath, dest)
+        // Across file systems: a copy that fails (a full disk) must not leave half a song in the library.
+        await copyFile(dataPath, dest).catch(async (copyErr: unknown) => {
+          await rm(dest, { force: true })
+          throw copyErr
+        })
       }
       finalPath = dest
       fh = await open(dest, 'r')
