@@ -819,6 +819,13 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
         rebuild()
         onChange()
       }),
+      // The replica could not persist (a full disk) and stopped rather than acknowledge what it might
+      // lose. Say so and leave the session; what it had persisted stays, so a restart rejoins from it.
+      partyLog.on('fatal', ({ error }) => {
+        if (session !== s) return
+        logger('party log stopped: %s', error.message)
+        void closeSession(partyLogStoppedReason(error))
+      }),
     )
   }
 
@@ -1275,4 +1282,12 @@ export function isPrivateAddress(ma: string): boolean {
     return addr === '::1' || addr.startsWith('fe80') || addr.startsWith('fc') || addr.startsWith('fd')
   }
   return false
+}
+
+/** What a member is told when its party log stopped on a storage error. */
+function partyLogStoppedReason(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return 'no space left on the disk for the party log: free some space, then restart the node to rejoin (what was saved is kept)'
+  return `the party log could not be saved (${error.message}): restart the node to rejoin`
 }

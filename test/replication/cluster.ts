@@ -41,7 +41,12 @@ export class Group {
     this.root = root
   }
 
-  static async found(size: number, init: Partial<RaftPartyLogInit> = {}): Promise<Group> {
+  /** `prepare` runs on each member's data directory before its log starts (e.g. to mount a small disk there). */
+  static async found(
+    size: number,
+    init: Partial<RaftPartyLogInit> = {},
+    prepare?: (dataDir: string, index: number) => Promise<void>,
+  ): Promise<Group> {
     const group = new Group(await mkdtemp(join(tmpdir(), 'tutti-raft-')))
     const nodes = await Promise.all(Array.from({ length: size }, () => newLibp2p()))
     await connectAll(nodes)
@@ -49,6 +54,7 @@ export class Group {
     const initialState = foundingState(ids)
     for (const [i, libp2p] of nodes.entries()) {
       const dataDir = join(group.root, `m${i}`)
+      await prepare?.(dataDir, i)
       const log = createRaftPartyLog(
         { partyId: PARTY_ID, selfId: ids[i], dataDir, initialState, founders: ids, ...init },
         { libp2p, clock: monotonicClock },

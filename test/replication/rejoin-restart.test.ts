@@ -1,6 +1,6 @@
 // A member whose node restarts (same key and data directory, new port) is back in its party from its own persisted state, without a new invite: it sees what was committed while it was away, plays the same timeline, and its commands work.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,7 +9,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
 import { createPartyService, type PartyService } from '../../src/party/service.ts'
+import { resumePath } from '../../src/replication/resume.ts'
 import { monotonicClock } from '../../src/shared/clock.ts'
+import { mountTinyDisk, tmpfsUnavailableReason } from '../helpers/tmpfs.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 interface TestNode {
@@ -22,7 +24,9 @@ interface TestNode {
 }
 
 const nodes: TestNode[] = []
+const mounts: Array<{ unmount(): void }> = []
 after(async () => {
+  for (const m of mounts) m.unmount()
   for (const n of nodes) {
     await n.party.stop().catch(() => {})
     await Promise.resolve(n.libp2p.stop()).catch(() => {})
@@ -156,5 +160,74 @@ it('a party of two: while its host is down the member keeps playing and says rec
   await waitFor(
     () => again.party.status()?.queue.some((e) => e.cid === 'bafysong2') === true,
     'the host to see it',
+  )
+})
+
+it('a member whose disk fills leaves its party with the reason; with room again, a restart rejoins and catches up', {
+  timeout: 120_000,
+  skip: tmpfsUnavailableReason(),
+}, async () => {
+  const host = await startNode('Host3')
+  const dir = mkdtempSync(join(tmpdir(), 'tutti-full-member-'))
+  const disk = mountTinyDisk(dir, '512k')
+  mounts.push(disk)
+  const member = await startNode('Full', undefined, dir)
+  const { invite, status } = await host.party.create({ name: 'Full disk', permissions: { mode: 'everyone' } })
+  await member.party.join(invite)
+  await waitFor(
+    () => host.party.status()?.members.find((m) => m.peerId === member.id)?.replica !== undefined,
+    'the member to replicate the log',
+  )
+  // What a restart needs (the invite, where the host listens) is on the member's disk before it fills.
+  const resumeFile = resumePath(dir, status.partyId)
+  await waitFor(
+    () => existsSync(resumeFile) && readFileSync(resumeFile, 'utf8').includes(host.id),
+    'the member to note where the host listens',
+  )
+  const closed = new Promise<string>((resolve) =>
+    member.party.on('party:closed', ({ reason }) => resolve(reason)),
+  )
+  // Fill the member's disk, then keep the host committing until the member's log needs room it has not got.
+  const filler = join(dir, 'filler')
+  try {
+    for (;;) writeFileSync(filler, Buffer.alloc(4096, 1), { flag: 'a' })
+  } catch (err) {
+    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC')
+  }
+  let reason: string | undefined
+  void closed.then((r) => {
+    reason = r
+  })
+  for (let n = 1; reason === undefined; n++) {
+    assert.ok(n < 2_000, 'the member never ran out of room')
+    await host.party.command({ type: 'enqueue', song: song(100 + n) })
+  }
+  assert.match(reason, /no space left on the disk for the party log/)
+  assert.equal(member.party.status(), undefined, 'the member left the session')
+  assert.ok(host.party.status()?.queue.length, 'the host carries on')
+  await member.party.command({ type: 'pause' }).then(
+    () => assert.fail('a command without a party must fail'),
+    (err: Error) => assert.ok(err.message.length > 0),
+  )
+
+  // Room again: the same node restarts and is back, caught up.
+  rmSync(filler)
+  await member.party.stop()
+  await member.libp2p.stop()
+  nodes.splice(nodes.indexOf(member), 1)
+  await host.party.command({ type: 'enqueue', song: song(99) })
+  const again = await startNode('Full', member.key, dir)
+  await waitFor(
+    () => {
+      const s = again.party.status()
+      return s?.partyId === status.partyId && s.queue.some((e) => e.cid === 'bafysong99')
+    },
+    'the member to rejoin from its disk and catch up',
+    { timeoutMs: 30_000 },
+  )
+  assert.deepEqual(
+    again.party.status()?.queue.map((e) => e.cid),
+    host.party.status()?.queue.map((e) => e.cid),
+    'the same queue as the host',
   )
 })

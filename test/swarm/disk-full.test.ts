@@ -1,36 +1,20 @@
 // A full disk: the download stops with a clear error, the node keeps running, the pieces it stored stay, and once
 // there is room again, asking again resumes from them. The data directory is a 1 MiB tmpfs (needs root and mount).
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { TuttiError } from '../../src/shared/errors.ts'
+import { mountTinyDisk, tmpfsUnavailableReason } from '../helpers/tmpfs.ts'
 import { cleanup, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
-
-/** Why a small tmpfs cannot be mounted here (not root, no mount, a container without the capability), if so. */
-function tmpfsUnavailableReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs as a full disk'
-  const probe = mkdtempSync(join(tmpdir(), 'tutti-mount-probe-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' })
-    execFileSync('umount', [probe], { stdio: 'ignore' })
-    return undefined
-  } catch (err) {
-    return `cannot mount a tmpfs here (${(err as Error).message.split('\n')[0]})`
-  } finally {
-    rmSync(probe, { recursive: true, force: true })
-  }
-}
 
 const nodes: TestNode[] = []
 const dirs: string[] = []
-const mounts: string[] = []
+const mounts: Array<{ unmount(): void }> = []
 after(async () => {
   await Promise.all(nodes.map((n) => n.stop().catch(() => {})))
-  for (const m of mounts) execFileSync('umount', ['-l', m])
+  for (const m of mounts) m.unmount()
   await cleanup(...dirs)
 })
 
@@ -45,8 +29,8 @@ test('a full disk stops the download with a clear error; with room again it resu
   nodes.push(seeder)
   const disk = await mkdtemp(join(tmpdir(), 'tutti-full-'))
   dirs.push(disk)
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk])
-  mounts.push(disk)
+  const mount = mountTinyDisk(disk, '1m')
+  mounts.push(mount)
   const leecher = await startNode({ dataDir: disk })
   nodes.push(leecher)
   let first = 0
@@ -72,7 +56,7 @@ test('a full disk stops the download with a clear error; with room again it resu
   // The node still works: it answers its peers.
   await leecher.libp2p.services.ping.ping(seeder.libp2p.peerId, { signal: AbortSignal.timeout(5_000) })
 
-  execFileSync('mount', ['-o', 'remount,size=16m', disk])
+  mount.resize('16m')
   let second = 0
   leecher.swarm.on('piece:verified', () => second++)
   const info = await leecher.swarm.download(song.cid, {
