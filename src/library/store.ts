@@ -2,8 +2,13 @@
  * The persisted index: `<dataDir>/library.sqlite` (node:sqlite). Songs keep
  * their manifest so a restart never re-hashes an unchanged file; rejected
  * files keep their size and mtime so they are not re-parsed either.
+ *
+ * A write the disk has no room for (SQLITE_FULL, an I/O error) does not stop
+ * the scan: the song's manifest is kept in memory, so it is found and served
+ * this run, and the next start indexes it again. Said once in the log.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { log } from '../shared/logger.ts'
 import { decodeManifest, encodeManifest, type Manifest } from './content-id.ts'
 import type { AudioFormat, RejectedFile, Song } from './types.ts'
 
@@ -14,7 +19,17 @@ export interface StoredRejection extends RejectedFile {
   mtimeMs: number
 }
 
+const logger = log('library')
 const SCHEMA_VERSION = 1
+
+/** SQLite's primary result codes for "the disk is full" and "a write failed". */
+const SQLITE_IOERR = 10
+const SQLITE_FULL = 13
+
+function isStorageFull(err: unknown): boolean {
+  const primary = ((err as { errcode?: number }).errcode ?? -1) & 0xff
+  return primary === SQLITE_FULL || primary === SQLITE_IOERR
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS songs (
@@ -70,8 +85,21 @@ export interface LibraryStore {
 }
 
 export function openLibraryStore(file: string): LibraryStore {
-  const db = new DatabaseSync(file)
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;')
+  let db: DatabaseSync
+  try {
+    db = new DatabaseSync(file)
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;')
+  } catch (err) {
+    if (!isStorageFull(err) || file === ':memory:') throw err
+    // WAL's shared-memory file cannot grow on a full disk. The index on disk stays as it is; this
+    // run keeps one in memory (every song is hashed again), and the next start with room uses the file.
+    logger.error(
+      'the library index %s cannot be opened (%s); indexing in memory for this run',
+      file,
+      (err as Error).message,
+    )
+    return openLibraryStore(':memory:')
+  }
   const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version
   if (version > SCHEMA_VERSION) {
     db.close()
@@ -97,6 +125,26 @@ export function openLibraryStore(file: string): LibraryStore {
     deleteRejection: db.prepare('DELETE FROM rejected WHERE path = ?'),
   }
   let open = true
+  /** Manifests whose rows the disk had no room for, by cid: served from memory until the next start. */
+  const unsaved = new Map<string, Manifest>()
+  let warned = false
+  /** Run a write; on a full disk, log (once) and carry on without it. Returns whether it was saved. */
+  const write = (what: string, run: () => void): boolean => {
+    try {
+      run()
+      return true
+    } catch (err) {
+      if (!isStorageFull(err)) throw err
+      if (!warned)
+        logger.error(
+          'the library index could not be saved (%s: %s); songs found are served from memory and indexed again at the next start',
+          what,
+          (err as Error).message,
+        )
+      warned = true
+      return false
+    }
+  }
 
   return {
     loadSongs() {
@@ -129,35 +177,42 @@ export function openLibraryStore(file: string): LibraryStore {
       ).map((row) => ({ path: row.path, size: row.size, mtimeMs: row.mtime_ms, reason: row.reason }))
     },
     manifest(cid) {
+      const kept = unsaved.get(cid)
+      if (kept !== undefined) return kept
       const row = statements.manifest.get(cid) as { manifest: Uint8Array } | undefined
       return row === undefined ? undefined : decodeManifest(row.manifest)
     },
     putSong(song, manifest, origin) {
-      statements.putSong.run(
-        song.path,
-        song.cid,
-        song.size,
-        song.mtimeMs,
-        song.format,
-        song.mime,
-        song.title,
-        song.artist,
-        song.album,
-        song.durationSec,
-        song.sampleRate ?? null,
-        song.channels ?? null,
-        origin,
-        encodeManifest(manifest),
+      const saved = write(`indexing ${song.path}`, () =>
+        statements.putSong.run(
+          song.path,
+          song.cid,
+          song.size,
+          song.mtimeMs,
+          song.format,
+          song.mime,
+          song.title,
+          song.artist,
+          song.album,
+          song.durationSec,
+          song.sampleRate ?? null,
+          song.channels ?? null,
+          origin,
+          encodeManifest(manifest),
+        ),
       )
+      if (saved) unsaved.delete(song.cid)
+      else unsaved.set(song.cid, manifest)
     },
     deleteSong(path) {
-      statements.deleteSong.run(path)
+      // Not saved: the next start loads the row, finds no file there and deletes it again.
+      write(`forgetting ${path}`, () => statements.deleteSong.run(path))
     },
     putRejection(r) {
-      statements.putRejection.run(r.path, r.size, r.mtimeMs, r.reason)
+      write(`noting ${r.path}`, () => statements.putRejection.run(r.path, r.size, r.mtimeMs, r.reason))
     },
     deleteRejection(path) {
-      statements.deleteRejection.run(path)
+      write(`forgetting ${path}`, () => statements.deleteRejection.run(path))
     },
     close() {
       if (!open) return

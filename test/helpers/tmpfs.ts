@@ -1,6 +1,6 @@
 /** Small tmpfs mounts as full disks for tests (root and a mount-capable kernel/container; else a skip reason). */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -27,4 +27,19 @@ export function mountTinyDisk(dir: string, size: string): { resize(size: string)
     resize: (to) => execFileSync('mount', ['-o', `remount,size=${to}`, dir]),
     unmount: () => execFileSync('umount', ['-l', dir]),
   }
+}
+
+/** Writes filler into `dir` until its disk refuses (ENOSPC); returns the filler's path (remove it to make room). */
+export function fillDisk(dir: string): string {
+  const path = join(dir, 'filler')
+  const page = Buffer.alloc(4096, 1)
+  for (let written = 0; written < 256 * 1024 * 1024; written += page.byteLength) {
+    try {
+      writeFileSync(path, page, { flag: 'a' })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return path
+      throw err
+    }
+  }
+  throw new Error(`${dir} never filled`)
 }

@@ -2,32 +2,13 @@
 // says why, the node keeps running, the others keep committing, and once there is room again the member restarts
 // from its own disk and catches up. Member 0's data directory is a small tmpfs (root + mount, else skipped).
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { createRaftPartyLog } from '../../src/replication/raft-party-log.ts'
 import { monotonicClock } from '../../src/shared/clock.ts'
-import { mountTinyDisk, tmpfsUnavailableReason } from '../helpers/tmpfs.ts'
+import { fillDisk, mountTinyDisk, tmpfsUnavailableReason } from '../helpers/tmpfs.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { enqueue, Group, PARTY_ID } from './cluster.ts'
-
-/** Writes filler into `dir` until the disk refuses (ENOSPC); returns the filler's path. */
-function fillDisk(dir: string): string {
-  const path = join(dir, 'filler')
-  const chunk = Buffer.alloc(4096, 1)
-  let size = 0
-  for (;;) {
-    try {
-      writeFileSync(path, chunk, { flag: 'a' })
-      size += chunk.byteLength
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return path
-      throw err
-    }
-    if (size > 64 * 1024 * 1024) throw new Error('the disk never filled')
-  }
-}
 
 const groups: Group[] = []
 const mounts: Array<{ unmount(): void }> = []

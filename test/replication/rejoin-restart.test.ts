@@ -1,6 +1,6 @@
 // A member whose node restarts (same key and data directory, new port) is back in its party from its own persisted state, without a new invite: it sees what was committed while it was away, plays the same timeline, and its commands work.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +11,7 @@ import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
 import { createPartyService, type PartyService } from '../../src/party/service.ts'
 import { resumePath } from '../../src/replication/resume.ts'
 import { monotonicClock } from '../../src/shared/clock.ts'
-import { mountTinyDisk, tmpfsUnavailableReason } from '../helpers/tmpfs.ts'
+import { fillDisk, mountTinyDisk, tmpfsUnavailableReason } from '../helpers/tmpfs.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 interface TestNode {
@@ -188,12 +188,7 @@ it('a member whose disk fills leaves its party with the reason; with room again,
     member.party.on('party:closed', ({ reason }) => resolve(reason)),
   )
   // Fill the member's disk, then keep the host committing until the member's log needs room it has not got.
-  const filler = join(dir, 'filler')
-  try {
-    for (;;) writeFileSync(filler, Buffer.alloc(4096, 1), { flag: 'a' })
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC')
-  }
+  const filler = fillDisk(dir)
   let reason: string | undefined
   void closed.then((r) => {
     reason = r
