@@ -21,6 +21,7 @@ import type { QueueEntry as PlayerQueueEntry, Timeline as PlayerTimeline } from 
 import { createRaftPartyLog, type RaftPartyLog } from '../replication/raft-party-log.ts'
 import { findResumable, forgetResume, saveResume } from '../replication/resume.ts'
 import type { Clock } from '../shared/clock.ts'
+import { isDiskFull } from '../shared/errors.ts'
 import { TypedEmitter } from '../shared/events.ts'
 import { log } from '../shared/logger.ts'
 import {
@@ -1286,8 +1287,7 @@ export function isPrivateAddress(ma: string): boolean {
 
 /** What a member is told when its party log stopped on a storage error. */
 function partyLogStoppedReason(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code
-  if (code === 'ENOSPC' || code === 'EDQUOT')
+  if (isDiskFull(error))
     return 'no space left on the disk for the party log: free some space, then restart the node to rejoin (what was saved is kept)'
   return `the party log could not be saved (${error.message}): restart the node to rejoin`
 }

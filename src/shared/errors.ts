@@ -32,3 +32,9 @@ export class AbortedError extends TuttiError {
     super('ABORTED', message, 499)
   }
 }
+
+/** A file-system error that means the disk has no room for what we write (full, over quota, file too large). */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG'
+}

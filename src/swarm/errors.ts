@@ -1,5 +1,5 @@
 /** Swarm errors, each with a stable code the API and CLI map to statuses. */
-import { TuttiError } from '../shared/errors.ts'
+import { isDiskFull, TuttiError } from '../shared/errors.ts'
 
 export class DownloadCancelledError extends TuttiError {
   constructor(cid: string) {
@@ -58,12 +58,6 @@ export class DiskFullError extends TuttiError {
       { cause },
     )
   }
-}
-
-/** Errors that mean the disk has no room for what we write. */
-export function isDiskFull(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG'
 }
 
 /** `err` as a `DiskFullError` when the disk had no room for a write to `path`, else as it is. */

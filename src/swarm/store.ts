@@ -19,8 +19,9 @@ import {
   pieceLength,
   verifyPiece,
 } from '../library/content-id.ts'
+import { isDiskFull } from '../shared/errors.ts'
 import { countPieces, createBitfield, hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
-import { CorruptSongError, isDiskFull } from './errors.ts'
+import { CorruptSongError } from './errors.ts'
 
 /**
  * Piece reads and writes use the synchronous fs calls on purpose: a 64 KiB

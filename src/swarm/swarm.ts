@@ -196,12 +196,8 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       }
     }
     const d = downloads.get(cid)
-    if (
-      d !== undefined &&
-      d.store === undefined &&
-      d.state === 'finding' &&
-      sharing.mayServe(peer, partialPath(cid))
-    ) {
+    const mayServePartial = sharing.mayServe(peer, partialPath(cid))
+    if (d !== undefined && d.store === undefined && d.state === 'finding' && mayServePartial) {
       // Leechers that start together say hello before any has the manifest. Answered `unknown`, the
       // asker would not try us again for seconds (bench:swarm: N = 9 traded nothing for 5 s); the
       // hello waits for our manifest instead, and we answer with an empty bitfield and haves to come.
@@ -209,7 +205,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     }
     const store = d?.store
     if (
-      !sharing.mayServe(peer, partialPath(cid)) ||
+      !mayServePartial ||
       d === undefined ||
       store === undefined ||
       d.manifest === undefined ||

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { pieceCount } from '../../src/library/content-id.ts'
 import { TuttiError } from '../../src/shared/errors.ts'
 import { mountTinyDisk, tmpfsUnavailableReason } from '../helpers/tmpfs.ts'
 import { cleanup, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
@@ -24,7 +25,7 @@ test('a full disk stops the download with a clear error; with room again it resu
   const dir = await tempDir('songs')
   dirs.push(dir)
   const song = await makeSong(dir, 3 * 1024 * 1024)
-  const pieces = song.manifest.pieceHashes.byteLength / 32
+  const pieces = pieceCount(song.manifest.size, song.manifest.pieceSize)
   const seeder = await startNode({ songs: [song] })
   nodes.push(seeder)
   const disk = await mkdtemp(join(tmpdir(), 'tutti-full-'))

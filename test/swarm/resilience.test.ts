@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, test } from 'node:test'
+import { pieceCount } from '../../src/library/content-id.ts'
 import { hasPiece } from '../../src/swarm/bitfield.ts'
 import { cleanup, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
 
@@ -47,7 +48,7 @@ test('a leecher killed with SIGKILL resumes from its verified pieces after a res
   const dir = await tempDir('songs')
   dirs.push(dir)
   const song = await makeSong(dir, 2 * 1024 * 1024)
-  const pieces = song.manifest.pieceHashes.byteLength / 32
+  const pieces = pieceCount(song.manifest.size, song.manifest.pieceSize)
   const seeder = await startNode({ songs: [song] })
   nodes.push(seeder)
   const dataDir = await tempDir('leecher')
