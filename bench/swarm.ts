@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PIECE_SIZE, pieceCount } from '../src/library/content-id.ts'
 import { aria2UnavailableReason, runAria2Swarm } from './lib/aria2-reference.ts'
 import type { NodeCommand, NodeReply } from './swarm-node.ts'
 
@@ -294,7 +295,7 @@ async function main(): Promise<void> {
         cpuPerMiB.push(out.swarmCpuMs / (F / MiB))
         ratios.push(out.rawMs / out.swarmMs)
         // The bare stream's time is its whole transfer; the swarm's piece phase moves all but one piece in transferMs.
-        transferRatios.push((out.rawMs * (1 - 1 / Math.ceil(F / (64 * 1024)))) / out.transferMs)
+        transferRatios.push((out.rawMs * (1 - 1 / pieceCount(F, PIECE_SIZE))) / out.transferMs)
         rates.push(F / MiB / (out.swarmMs / 1000))
         rss.push(...out.rss)
       }
