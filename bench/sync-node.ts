@@ -185,3 +185,26 @@ process.on('message', async (msg: Inbound) => {
     send({ type: 'error', message: (err as Error).message })
   }
 })
+
+// TUTTI_BENCH_STREAMS=1: every 10 s, what this node received per protocol (bytes, muxer chunks, streams) on stderr.
+if (process.env.TUTTI_BENCH_STREAMS) {
+  const seen = new WeakSet<object>()
+  const perProtocol = new Map<string, { in: number; inMsgs: number; streams: number }>()
+  setInterval(() => {
+    for (const conn of libp2p.getConnections()) {
+      for (const stream of conn.streams) {
+        if (seen.has(stream)) continue
+        seen.add(stream)
+        const key = `${stream.protocol}`
+        const entry = perProtocol.get(key) ?? { in: 0, inMsgs: 0, streams: 0 }
+        entry.streams += 1
+        perProtocol.set(key, entry)
+        stream.addEventListener('message', (e) => {
+          entry.in += (e as unknown as { data: { byteLength: number } }).data.byteLength
+          entry.inMsgs += 1
+        })
+      }
+    }
+  }, 50).unref()
+  setInterval(() => console.error(name, JSON.stringify([...perProtocol])), 10_000).unref()
+}

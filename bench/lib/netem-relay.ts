@@ -24,6 +24,13 @@ export interface RelayStats {
   /** One-way delays applied (sampled, ms): the intended delay plus the order-preserving wait plus timer lateness. */
   delays: number[]
   connections: number
+  /** Per connection: who opened it towards which route, and what each direction carried. */
+  perConnection: Array<{ from: string; to: string; up: FlowStats; down: FlowStats }>
+}
+
+export interface FlowStats {
+  bytes: number
+  chunks: number
 }
 
 export interface RelayOptions extends RelayDelay {
@@ -42,12 +49,12 @@ export interface DelayRelay {
 const MAX_DELAY_SAMPLES = 200_000
 
 export function createDelayRelay(options: RelayOptions): DelayRelay {
-  const stats: RelayStats = { chunks: 0, bytes: 0, delays: [], connections: 0 }
+  const stats: RelayStats = { chunks: 0, bytes: 0, delays: [], connections: 0, perConnection: [] }
   const servers: Server[] = []
   const sockets = new Set<Socket>()
   const maxQueued = options.maxQueuedBytes ?? 1 << 20
 
-  function pipeDelayed(from: Socket, to: Socket): void {
+  function pipeDelayed(from: Socket, to: Socket, flow: FlowStats): void {
     const queue: Array<{ due: number; arrived: number; chunk: Buffer }> = []
     let queuedBytes = 0
     let lastDue = 0
@@ -81,6 +88,8 @@ export function createDelayRelay(options: RelayOptions): DelayRelay {
       queuedBytes += chunk.length
       stats.chunks += 1
       stats.bytes += chunk.length
+      flow.chunks += 1
+      flow.bytes += chunk.length
       if (queuedBytes + to.writableLength >= maxQueued) from.pause()
       schedule()
     })
@@ -106,8 +115,16 @@ export function createDelayRelay(options: RelayOptions): DelayRelay {
           inbound.pause()
           const outbound = createConnection({ host: route.host, port: route.port }, () => {
             outbound.setNoDelay(true)
-            pipeDelayed(inbound, outbound)
-            pipeDelayed(outbound, inbound)
+            const up = { bytes: 0, chunks: 0 }
+            const down = { bytes: 0, chunks: 0 }
+            stats.perConnection.push({
+              from: String(inbound.remoteAddress),
+              to: `${route.host}:${route.port}`,
+              up,
+              down,
+            })
+            pipeDelayed(inbound, outbound, up)
+            pipeDelayed(outbound, inbound, down)
             inbound.resume()
           })
           for (const s of [inbound, outbound]) {

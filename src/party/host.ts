@@ -96,13 +96,14 @@ export class PartyHost extends TypedEmitter<PartyHostEvents> {
   constructor(init: PartyHostInit, components: PartyHostComponents) {
     super()
     this.#lastEffective = init.lastEffectivePartyTime ?? Number.NEGATIVE_INFINITY
+    // Field by field: an init that passes `heartbeatMs: undefined` must get the default, not a 1 ms timer.
     this.#init = {
-      lastEffectivePartyTime: Number.NEGATIVE_INFINITY,
-      heartbeatMs: 1_000,
-      suspectAfterMs: 3_000,
-      removeAfterMs: 10_000,
-      helloTimeoutMs: 5_000,
       ...init,
+      lastEffectivePartyTime: init.lastEffectivePartyTime ?? Number.NEGATIVE_INFINITY,
+      heartbeatMs: init.heartbeatMs ?? 1_000,
+      suspectAfterMs: init.suspectAfterMs ?? 3_000,
+      removeAfterMs: init.removeAfterMs ?? 10_000,
+      helloTimeoutMs: init.helloTimeoutMs ?? 5_000,
     }
     this.#clock = components.clock
     this.#log = components.log

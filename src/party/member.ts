@@ -107,13 +107,14 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
 
   constructor(init: PartyMemberInit, components: PartyMemberComponents) {
     super()
+    // Field by field: an init that passes `heartbeatMs: undefined` must get the default, not a 1 ms timer.
     this.#init = {
-      heartbeatMs: 1_000,
-      suspectAfterMs: 3_000,
-      reconnectAfterMs: 5_000,
-      giveUpAfterMs: 60_000,
-      commandTimeoutMs: 10_000,
       ...init,
+      heartbeatMs: init.heartbeatMs ?? 1_000,
+      suspectAfterMs: init.suspectAfterMs ?? 3_000,
+      reconnectAfterMs: init.reconnectAfterMs ?? 5_000,
+      giveUpAfterMs: init.giveUpAfterMs ?? 60_000,
+      commandTimeoutMs: init.commandTimeoutMs ?? 10_000,
     }
     this.#libp2p = components.libp2p
     this.#clock = components.clock
