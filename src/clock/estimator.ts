@@ -70,6 +70,14 @@ export interface ClockEstimatorOptions {
   delaySlackMs?: number
   /** Span of local time the samples must cover before drift is fitted (shorter spans give noise, not drift). Default 10 s. */
   minDriftSpanMs?: number
+  /**
+   * The same on a jittery path (the kept buckets' median round trip more than
+   * `jitterMs` above the best): there the first seconds' lower envelopes are
+   * too ragged to tell drift from noise. Default: `minDriftSpanMs`.
+   */
+  jitteryDriftSpanMs?: number
+  /** Default 2. */
+  jitterMs?: number
   /** Drift is clamped to ± this (real crystals stay well inside ±500 ppm). Default 1000. */
   maxDriftPpm?: number
   /** Floor of a sample's error scale in the weights, ms: keeps one lucky sample from dominating the fit. Default 0.5. */
@@ -94,6 +102,8 @@ export class ClockEstimator {
   readonly #delayFactor: number
   readonly #delaySlackMs: number
   readonly #minDriftSpanMs: number
+  readonly #jitteryDriftSpanMs: number
+  readonly #jitterMs: number
   readonly #maxDrift: number
   readonly #floor: number
   /** One min-delay point per bucket, in bucket order. */
@@ -108,6 +118,8 @@ export class ClockEstimator {
     this.#delayFactor = options.delayFactor ?? 3
     this.#delaySlackMs = options.delaySlackMs ?? 2
     this.#minDriftSpanMs = options.minDriftSpanMs ?? 10_000
+    this.#jitteryDriftSpanMs = options.jitteryDriftSpanMs ?? this.#minDriftSpanMs
+    this.#jitterMs = options.jitterMs ?? 2
     this.#maxDrift = (options.maxDriftPpm ?? 1000) / 1e6
     this.#floor = options.weightFloorMs ?? 0.5
   }
@@ -212,7 +224,7 @@ export class ClockEstimator {
     const span = (used.at(-1) as Point).x - used[0].x
     let a: number
     let b = 0
-    if (used.length >= 3 && span >= this.#minDriftSpanMs) {
+    if (used.length >= 3 && span >= this.#driftSpanMs(used, bestDelay)) {
       const forward = lowerEnvelope(used.map((p) => [p.forwardX - pivot, p.forward]))
       const backward = lowerEnvelope(used.map((p) => [p.backwardX - pivot, p.backward]))
       b = Math.max(-this.#maxDrift, Math.min(this.#maxDrift, (forward.slope - backward.slope) / 2))
@@ -237,6 +249,14 @@ export class ClockEstimator {
     }
     this.#fit = { a, b, pivot, se, bestDelay, n }
     return this.#fit
+  }
+
+  /** How long the samples must span before drift is fitted: longer on a jittery path. */
+  #driftSpanMs(used: Point[], bestDelay: number): number {
+    if (this.#jitteryDriftSpanMs === this.#minDriftSpanMs) return this.#minDriftSpanMs
+    const delays = used.map((p) => p.delay).sort((x, y) => x - y)
+    const median = delays[Math.floor(delays.length / 2)]
+    return median - bestDelay > this.#jitterMs ? this.#jitteryDriftSpanMs : this.#minDriftSpanMs
   }
 }
 

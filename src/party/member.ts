@@ -47,13 +47,19 @@ const STEADY_SAMPLING_MS = 250
 
 /**
  * A member's party-clock estimator: one filter bucket per second; drift fitted
- * once the samples span 10 s. Fitted after 5 s, the drift was often 100–500
- * ppm off in a jittery party's first half-minute: test/clock/bench-trace.test.ts
- * replays three members' first minute of a bench:sync delay run (offset p99
- * 6.6 → 4.8 ms, worst 7.5 → 5.2 ms); over three whole runs' traces, p99 4.3 →
- * 3.4 ms.
+ * once the samples span 5 s, or 10 s on a jittery path. There, fitted after
+ * 5 s, the drift was often 100–500 ppm off in the first half-minute:
+ * test/clock/member-options.test.ts replays three members' first minute of a
+ * bench:sync delay run (offset p99 6.6 → 4.8 ms, worst 7.5 → 5.2 ms); over
+ * three whole runs' traces, p99 4.3 → 3.4 ms. On a LAN the 5 s fit is good,
+ * and 10 s without drift cost up to 1.1 ms at ±200 ppm (bench:sync lan p99
+ * 0.04 → 0.83 ms).
  */
-export const MEMBER_CLOCK_OPTIONS: ClockEstimatorOptions = { bucketMs: 1_000, minDriftSpanMs: 10_000 }
+export const MEMBER_CLOCK_OPTIONS: ClockEstimatorOptions = {
+  bucketMs: 1_000,
+  minDriftSpanMs: 5_000,
+  jitteryDriftSpanMs: 10_000,
+}
 
 export interface PartyMemberInit {
   invite: Invite

@@ -1,5 +1,6 @@
 // A party run with the product's default timings (the node passes no heartbeat or removal settings): the host and
-// its member exchange a heartbeat a second, not one a millisecond.
+// its member exchange a heartbeat a second, not one a millisecond, and a member that vanishes is suspected after
+// 3 s and removed after 10 s.
 
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
@@ -46,5 +47,25 @@ describe('party with default timings', { timeout: 60_000 }, () => {
     off()
     assert.ok(updates >= 1, 'the host still sends heartbeats')
     assert.ok(updates <= 8, `${updates} status updates in 2.5 s: heartbeats are not once a second`)
+  })
+
+  it('a member that vanishes is suspected, then removed (an undefined setting does not mean never)', async () => {
+    const [host] = nodes
+    const invite = host.party.status()?.invite ?? assert.fail('no party')
+    const gone = await makeNode('Gone')
+    nodes.push(gone)
+    await gone.party.join(invite)
+    const goneId = gone.libp2p.peerId.toString()
+    await waitFor(() => host.party.status()?.members.some((m) => m.peerId === goneId) === true, 'joined')
+    const vanished = performance.now()
+    await gone.libp2p.stop() // no goodbye
+    const member = () => host.party.status()?.members.find((m) => m.peerId === goneId)
+    await waitFor(() => member()?.suspected === true, 'suspected', { timeoutMs: 8_000 })
+    await waitFor(() => member() === undefined, 'removed', { timeoutMs: 20_000 })
+    const removedAfter = performance.now() - vanished
+    assert.ok(
+      removedAfter > 9_000,
+      `removed ${removedAfter.toFixed(0)} ms after it vanished: the default is 10 s`,
+    )
   })
 })
