@@ -20,6 +20,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { ClockEstimator } from '../src/clock/estimator.ts'
 import { hashFile } from '../src/library/content-id.ts'
 import { createTuttiLibp2p } from '../src/net/libp2p.ts'
 import { createPartyService } from '../src/party/service.ts'
@@ -49,6 +50,17 @@ const clock: Clock = {
     const t = monotonicClock.now()
     return t + offsetMs + ((t - t0) * driftPpm) / 1e6
   },
+}
+
+// TUTTI_BENCH_CLOCK_TRACE=1: a stderr line per clock sample any estimator in this process takes ("CLK name t0 t1 t2
+// t3"), and this node's skew ("SKEW name t0 offsetMs driftPpm"), so a run's samples can be replayed against the truth.
+if (process.env.TUTTI_BENCH_CLOCK_TRACE) {
+  console.error('SKEW', name, t0, offsetMs, driftPpm)
+  const addSample = ClockEstimator.prototype.addSample
+  ClockEstimator.prototype.addSample = function (this: ClockEstimator, s) {
+    console.error('CLK', name, s.t0, s.t1, s.t2, s.t3)
+    return addSample.call(this, s)
+  }
 }
 
 type Inbound = { type: 'join'; invite: string } | { type: 'play' } | { type: 'stop' }

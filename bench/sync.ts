@@ -35,7 +35,8 @@
  * Knobs: TUTTI_BENCH_SONG_SECONDS (50), TUTTI_BENCH_SONG_COUNT (4), TUTTI_BENCH_ELECTION_TICKS
  * (the party's Raft election timeout in 50 ms ticks; default the product's),
  * TUTTI_BENCH_LATE_JOIN_S (half a song), TUTTI_BENCH_STREAMS=1 (each node prints what it
- * received per protocol; the delay lab's relay records bytes per connection in the JSON). A dev run:
+ * received per protocol; the delay lab's relay records bytes per connection in the JSON),
+ * TUTTI_BENCH_CLOCK_TRACE=1 (each node prints every clock sample and its skew, for replaying). A dev run:
  * `TUTTI_BENCH_SONG_SECONDS=8 TUTTI_BENCH_SONG_COUNT=2 npm run bench:sync`.
  * Writes bench/results/sync.json.
  */
