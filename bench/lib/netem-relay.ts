@@ -31,6 +31,8 @@ export interface RelayStats {
 export interface FlowStats {
   bytes: number
   chunks: number
+  /** One-way delays applied to this direction's chunks (ms, the first few thousand). */
+  delays: number[]
 }
 
 export interface RelayOptions extends RelayDelay {
@@ -47,6 +49,7 @@ export interface DelayRelay {
 }
 
 const MAX_DELAY_SAMPLES = 200_000
+const MAX_FLOW_DELAY_SAMPLES = 5_000
 
 export function createDelayRelay(options: RelayOptions): DelayRelay {
   const stats: RelayStats = { chunks: 0, bytes: 0, delays: [], connections: 0, perConnection: [] }
@@ -69,6 +72,7 @@ export function createDelayRelay(options: RelayOptions): DelayRelay {
         const item = queue.shift() as (typeof queue)[number]
         queuedBytes -= item.chunk.length
         if (stats.delays.length < MAX_DELAY_SAMPLES) stats.delays.push(now - item.arrived)
+        if (flow.delays.length < MAX_FLOW_DELAY_SAMPLES) flow.delays.push(now - item.arrived)
         if (!to.destroyed) to.write(item.chunk)
       }
       if (queue.length === 0 && ended) to.end()
@@ -115,8 +119,8 @@ export function createDelayRelay(options: RelayOptions): DelayRelay {
           inbound.pause()
           const outbound = createConnection({ host: route.host, port: route.port }, () => {
             outbound.setNoDelay(true)
-            const up = { bytes: 0, chunks: 0 }
-            const down = { bytes: 0, chunks: 0 }
+            const up = { bytes: 0, chunks: 0, delays: [] }
+            const down = { bytes: 0, chunks: 0, delays: [] }
             stats.perConnection.push({
               from: String(inbound.remoteAddress),
               to: `${route.host}:${route.port}`,

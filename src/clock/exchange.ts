@@ -40,6 +40,12 @@ export async function runClockExchanges(
   const framed = new FramedStream(stream, ClockResponse, ClockRequest, {
     maxMessageBytes: CLOCK_MAX_MESSAGE_BYTES,
   })
+  // t3 is when the answer's bytes reached us, not when the read loop got round to them.
+  let arrivedAt = Number.NEGATIVE_INFINITY
+  const onArrival = () => {
+    arrivedAt = clock.now()
+  }
+  stream.addEventListener('message', onArrival)
   let seq = 0
   try {
     while (!signal.aborted) {
@@ -48,7 +54,7 @@ export async function runClockExchanges(
       const t0 = clock.now()
       await framed.write({ seq }, { signal: exchangeSignal })
       const response = await framed.read({ signal: exchangeSignal })
-      const t3 = clock.now()
+      const t3 = arrivedAt >= t0 ? arrivedAt : clock.now()
       if (response === undefined) throw new ClockExchangeError('the reference closed the clock stream')
       if (response.seq !== seq) throw new ClockExchangeError(`answer to ${response.seq}, expected ${seq}`)
       onSample({ t0, t1: response.t1, t2: response.t2, t3 })
@@ -59,6 +65,7 @@ export async function runClockExchanges(
     framed.abort(err as Error)
     throw err
   } finally {
+    stream.removeEventListener('message', onArrival)
     await framed.close().catch(() => {})
   }
 }

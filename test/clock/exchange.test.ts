@@ -1,7 +1,10 @@
 // `/tutti/clock/1.0.0` over real libp2p on loopback: a member's exchanges let the estimator follow a host clock
-// that is offset and drifting to within 1 ms; a hostile or silent server fails the exchange with a clear error.
+// that is offset and drifting to within 1 ms; a hostile or silent server fails the exchange with a clear error; a
+// hostile client's stream is reset and the server goes on serving.
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
+import type { Stream } from '@libp2p/interface'
+import { encode } from 'cborg'
 import { ClockEstimator } from '../../src/clock/estimator.ts'
 import { runClockExchanges } from '../../src/clock/exchange.ts'
 import { CLOCK_PROTOCOL, handleClockProtocol } from '../../src/clock/protocol.ts'
@@ -102,3 +105,37 @@ test('a server that answers the wrong exchange, or nothing, fails the exchange w
   )
   assert.equal(samples.length, 0)
 })
+
+test('the clock server resets a stream that sends garbage, an oversized frame or the wrong shape, and serves the next', async () => {
+  const { host, member } = await pair()
+  const unhandle = await handleClockProtocol(host, hostClock)
+  try {
+    const hostile: Array<[string, (stream: Stream) => void]> = [
+      ['undecodable CBOR', (s) => s.send(Uint8Array.from([3, 0xff, 0xff, 0xff]))],
+      ['a frame over 128 bytes', (s) => s.send(Uint8Array.from([0xc8, 0x01, ...new Uint8Array(200)]))],
+      ['the wrong shape', (s) => s.send(lengthPrefixed(encode({ seq: -1 })))],
+    ]
+    for (const [what, misbehave] of hostile) {
+      const stream = await member.dialProtocol(host.peerId, CLOCK_PROTOCOL)
+      misbehave(stream)
+      await waitFor(() => stream.status !== 'open', `the host resets a stream that sends ${what}`)
+    }
+    // The server is still there for a well-behaved client.
+    let samples = 0
+    const controller = new AbortController()
+    const running = runClockExchanges(
+      { libp2p: member, clock: monotonicClock },
+      { reference: host.peerId, signal: controller.signal, nextDelayMs: () => 10 },
+      () => samples++,
+    )
+    await waitFor(() => samples >= 3, 'exchanges after the hostile streams')
+    controller.abort()
+    await running
+  } finally {
+    await unhandle()
+  }
+})
+
+function lengthPrefixed(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.from([bytes.byteLength, ...bytes])
+}
