@@ -43,7 +43,7 @@ const FAST_SAMPLING_MS = 10_000
  * path the min-delay pick of four has far less delay asymmetry than one
  * sample (simulated p99 offset error 2.4 → 1.5 ms); the cost is ~100 bytes each way.
  */
-const STEADY_SAMPLING_MS = 250
+const STEADY_SAMPLING_MS = 100
 
 /**
  * A member's party-clock estimator: one filter bucket per second; drift fitted
