@@ -15,7 +15,8 @@
  *   BENCH_REPS=1 BENCH_N=4 npm run bench:swarm
  *   BENCH_MODES=swarm,aria2 npm run bench:swarm
  *
- * Diagnostics: BENCH_TRACE=1 prints when each leecher passed each tenth;
+ * Diagnostics: BENCH_TRACE=1 prints when each leecher passed each tenth (and the
+ * pair's first piece, last piece and done times);
  * BENCH_WARM=1 connects every leecher to every node before the clock starts
  * (as a party's members already are), to tell connection set-up from transfer;
  * BENCH_PROF=DIR writes each node's CPU profile from ready to exit.
@@ -181,6 +182,10 @@ async function runPair(
   const c0 = await cpu()
   leecher.send({ cmd: 'download', cid: seeder.cid!, providers: [seeder.addr] })
   const done = (await leecher.next('done')) as Extract<NodeReply, { type: 'done' }>
+  if (process.env.BENCH_TRACE)
+    console.log(
+      `pair: first piece ${done.firstPieceMs.toFixed(1)} ms, last ${done.lastPieceMs.toFixed(1)} ms, done ${done.ms.toFixed(1)} ms`,
+    )
   const c1 = await cpu()
   leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
   const raw2 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
