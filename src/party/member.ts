@@ -6,7 +6,8 @@
  * estimator) comes from `/tutti/clock/1.0.0` exchanges on a stream of their
  * own — every 50 ms while young or unsure, then every 100 ms — and from
  * the heartbeats' own timestamps; a host that does not serve the clock
- * protocol is sampled by fast pings instead. If the host falls silent the
+ * protocol, or whose clock stream failed, is sampled by fast pings while a
+ * new clock stream is tried (after 2 s, doubling to a minute). If the host falls silent the
  * member reports it suspected, then reconnects and resyncs.
  */
 import type { PrivateKey } from '@libp2p/interface'
@@ -47,6 +48,9 @@ const FAST_SAMPLING_MS = 10_000
  * from 3.3 to 2.3 ms. The cost is ~100 bytes each way per exchange.
  */
 const STEADY_SAMPLING_MS = 100
+/** After the clock stream fails, sample by pings and try a clock stream again this much later (doubling to a minute). */
+const CLOCK_RETRY_MS = 2_000
+const CLOCK_RETRY_MAX_MS = 60_000
 
 /**
  * A member's party-clock estimator: one filter bucket per second; drift fitted
@@ -112,6 +116,9 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
   #clockSamples = 0
   #connectedAt = 0
   #fastPing: ReturnType<typeof setInterval> | undefined
+  #clockRetry: ReturnType<typeof setTimeout> | undefined
+  /** Clock streams failed in a row (the retry backs off). */
+  #clockFailures = 0
   #clockExchange: AbortController | undefined
   #framed: Framed | undefined
   #replica: PartyReplica | undefined
@@ -307,6 +314,8 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     this.#clockExchange = controller
     if (this.#fastPing !== undefined) clearInterval(this.#fastPing)
     this.#fastPing = undefined
+    clearTimeout(this.#clockRetry)
+    this.#clockRetry = undefined
     runClockExchanges(
       { libp2p: this.#libp2p, clock: this.#clock },
       {
@@ -314,9 +323,13 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
         signal: controller.signal,
         nextDelayMs: () => this.#sampleDelayMs(),
       },
-      (sample) => this.#addClockSample(sample),
+      (sample) => {
+        this.#clockFailures = 0
+        this.#addClockSample(sample)
+      },
     ).catch((err: Error) => {
       if (controller.signal.aborted || this.#framed !== framed) return
+      this.#clockFailures++
       // No clock stream (an older host, or it failed): sample by pings on the session instead.
       logger('clock exchange failed, sampling by pings: %s', err.message)
       this.#fastPing = setInterval(() => {
@@ -324,6 +337,13 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
         clearInterval(this.#fastPing)
         this.#fastPing = undefined
       }, 50)
+      // A stream that failed (a reset, a connection that went away) is worth another try, backing off for a
+      // host that serves none: pings on the session ride behind party traffic and make poorer samples.
+      const retryMs = Math.min(CLOCK_RETRY_MAX_MS, CLOCK_RETRY_MS * 2 ** (this.#clockFailures - 1))
+      this.#clockRetry = setTimeout(() => {
+        this.#clockRetry = undefined
+        if (this.#framed === framed && !this.#stopped) this.#startClockExchange(framed)
+      }, retryMs)
     })
   }
 
@@ -477,6 +497,8 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
     this.#timer = undefined
     if (this.#fastPing !== undefined) clearInterval(this.#fastPing)
     this.#fastPing = undefined
+    clearTimeout(this.#clockRetry)
+    this.#clockRetry = undefined
     this.#clockExchange?.abort()
     this.#clockExchange = undefined
     const framed = this.#framed

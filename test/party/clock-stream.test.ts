@@ -1,13 +1,13 @@
 // A party member takes its clock samples on `/tutti/clock/1.0.0` (a stream of its own beside the party session)
 // and follows a host clock 7 s ahead; against a host that does not serve the clock protocol it falls back to
-// sampling by pings on the session, and still follows it.
+// sampling by pings on the session, and still follows it; a member whose clock stream fails tries a new one.
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { CLOCK_PROTOCOL } from '../../src/clock/protocol.ts'
+import { CLOCK_PROTOCOL, serveClockStream } from '../../src/clock/protocol.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
 import { createPartyService, type PartyService } from '../../src/party/service.ts'
 import { type Clock, monotonicClock } from '../../src/shared/clock.ts'
@@ -67,3 +67,23 @@ for (const serves of [true, false]) {
     )
   })
 }
+
+test('a member whose clock stream fails samples by pings, then opens a new clock stream', async () => {
+  const host = await makeNode('Host', hostClock)
+  const member = await makeNode('Member', monotonicClock)
+  // The host resets the first clock stream it is asked for, then serves as usual.
+  await host.libp2p.unhandle(CLOCK_PROTOCOL)
+  let streams = 0
+  await host.libp2p.handle(CLOCK_PROTOCOL, (stream) => {
+    streams++
+    if (streams === 1) stream.abort(new Error('test: the first clock stream fails'))
+    else serveClockStream(stream, hostClock)
+  })
+  const { invite } = await host.party.create({ name: 'Clocks' })
+  await member.party.join(invite)
+  await waitFor(() => streams >= 2 && clockStreams(member.libp2p) > 0, 'a second clock stream', {
+    timeoutMs: 10_000,
+  })
+  const error = await partyClockError(host.party, member.party)
+  assert.ok(Math.abs(error) < 5, `member's party time off by ${error} ms`)
+})
