@@ -27,13 +27,30 @@ async function delayingRelay(
 ): Promise<number> {
   const pipe = (from: Socket, to: Socket, delay: () => number) => {
     let due = 0
-    from.on('data', (chunk) => {
+    // Chunks leave from the head of a queue, on one timer for the head: a timer per chunk could fire out of
+    // order (Node files a timer under its whole-millisecond duration, so a later, shorter one can expire first)
+    // and scramble the encrypted stream — the connection then died mid-test, now and then.
+    const queue: Array<{ at: number; chunk: Buffer }> = []
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const schedule = () => {
+      if (timer !== undefined || queue.length === 0) return
+      timer = setTimeout(
+        () => {
+          timer = undefined
+          while (queue.length > 0 && queue[0].at <= performance.now() + 0.5) {
+            const { at, chunk } = queue.shift() as { at: number; chunk: Buffer }
+            relayLateness.push(Math.max(0, performance.now() - at))
+            to.write(chunk)
+          }
+          schedule()
+        },
+        Math.max(0, queue[0].at - performance.now()),
+      )
+    }
+    from.on('data', (chunk: Buffer) => {
       due = Math.max(due, performance.now() + delay())
-      const at = due
-      setTimeout(() => {
-        relayLateness.push(performance.now() - at)
-        to.write(chunk)
-      }, at - performance.now())
+      queue.push({ at: due, chunk })
+      schedule()
     })
     from.on('close', () => setTimeout(() => to.destroy(), Math.max(0, due - performance.now())))
     from.on('error', () => to.destroy())
