@@ -199,6 +199,8 @@ process.on('message', async (msg: Inbound) => {
 })
 
 // TUTTI_BENCH_STREAMS=1: every 10 s, what this node received per protocol (bytes, muxer chunks, streams) on stderr.
+// Data is filed under the stream's protocol as it arrives: an inbound stream's first bytes (the protocol
+// negotiation) come before it has one.
 if (process.env.TUTTI_BENCH_STREAMS) {
   const seen = new WeakSet<object>()
   const perProtocol = new Map<string, { in: number; inMsgs: number; streams: number }>()
@@ -207,11 +209,15 @@ if (process.env.TUTTI_BENCH_STREAMS) {
       for (const stream of conn.streams) {
         if (seen.has(stream)) continue
         seen.add(stream)
-        const key = `${stream.protocol}`
-        const entry = perProtocol.get(key) ?? { in: 0, inMsgs: 0, streams: 0 }
-        entry.streams += 1
-        perProtocol.set(key, entry)
+        let counted = false
         stream.addEventListener('message', (e) => {
+          const key = stream.protocol || '(not yet negotiated)'
+          const entry = perProtocol.get(key) ?? { in: 0, inMsgs: 0, streams: 0 }
+          perProtocol.set(key, entry)
+          if (!counted && stream.protocol) {
+            entry.streams += 1
+            counted = true
+          }
           entry.in += (e as unknown as { data: { byteLength: number } }).data.byteLength
           entry.inMsgs += 1
         })

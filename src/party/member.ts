@@ -7,8 +7,8 @@
  * own — every 50 ms while young or unsure, then every 100 ms — and from
  * the heartbeats' own timestamps; a host that does not serve the clock
  * protocol, or whose clock stream failed, is sampled by fast pings while a
- * new clock stream is tried (after 2 s, doubling to a minute). If the host falls silent the
- * member reports it suspected, then reconnects and resyncs.
+ * new clock stream is tried (after 2 s, doubling to a minute). If the host
+ * falls silent the member reports it suspected, then reconnects and resyncs.
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -106,7 +106,6 @@ export class PartyMember extends TypedEmitter<PartyMemberEvents> {
   readonly #libp2p: TuttiLibp2p
   readonly #clock: Clock
   readonly #privateKey: PrivateKey
-  // One sample per heartbeat (1 s buckets); drift fitted after 5 s (the default 10 s lets a 200 ppm drift build up 1 ms of lag).
   readonly #estimator = new ClockEstimator(MEMBER_CLOCK_OPTIONS)
   readonly #session = crypto.randomUUID()
   readonly #pendingRequests = new Map<number, (r: { index?: number; result: CommandResult }) => void>()
