@@ -20,16 +20,17 @@ import type { ConnectionGater, Libp2p, PeerDiscovery, PrivateKey } from '@libp2p
 import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { log } from '../shared/logger.ts'
+import { corkedTcp } from './corked-tcp.ts'
 
 const logger = log('net')
 
 /** Kademlia protocol id: a Tutti-only DHT, so we never mix records with IPFS's. */
 export const TUTTI_DHT_PROTOCOL = '/tutti/kad/1.0.0'
 export const MDNS_SERVICE_TAG = 'tutti.local'
+const LOOPBACK_NETS = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
 
 export interface TuttiLibp2pOptions {
   privateKey?: PrivateKey
@@ -116,11 +117,18 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
         ? { appendAnnounce: options.announce }
         : {}),
     },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [corkedTcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: peerDiscovery as never,
-    connectionManager: { maxConnections: options.maxConnections ?? 300 },
+    connectionManager: {
+      maxConnections: options.maxConnections ?? 300,
+      // libp2p refuses a host's sixth inbound connection within a second (a guard against one host
+      // flooding us). Every peer on this machine shares 127.0.0.1 — several nodes, tests, the
+      // benchmarks — and a refused dial waits out a redial backoff; no remote host can come from
+      // loopback, so it is exempt (it is also never pruned).
+      allow: LOOPBACK_NETS,
+    },
     // libp2p's keep-alive pings every connection and aborts it when one ping is late (adaptive
     // timeout, 5 s floor). On a loaded machine a busy event loop makes a live peer late, and the
     // abort dropped healthy connections (and their search neighbours). Ping less often and only
