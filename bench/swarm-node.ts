@@ -71,6 +71,9 @@ async function main(): Promise<void> {
     { libp2p, library, clock: monotonicClock },
   )
   await swarm.start()
+  const connEvents = { open: 0, close: 0 }
+  libp2p.addEventListener('connection:open', () => connEvents.open++)
+  libp2p.addEventListener('connection:close', () => connEvents.close++)
   if (process.env.BENCH_DEBUG !== undefined) {
     const me = libp2p.peerId.toString().slice(-4)
     setInterval(() => {
@@ -119,7 +122,8 @@ async function main(): Promise<void> {
         lastPieceMs = performance.now() - t0
         if (Number.isNaN(firstPieceMs)) firstPieceMs = lastPieceMs
       })
-      const trace = process.env.BENCH_TRACE === undefined ? undefined : traceDownload(swarm, libp2p, t0)
+      const trace =
+        process.env.BENCH_TRACE === undefined ? undefined : traceDownload(connEvents, swarm, libp2p, t0)
       swarm
         .download(m.cid, { providers: m.providers })
         .then(() => {
@@ -175,15 +179,38 @@ async function main(): Promise<void> {
 
 /** BENCH_TRACE: when the download passed each tenth, with its connection and source counts, printed at the end. */
 function traceDownload(
+  connEvents: { open: number; close: number },
   swarm: ReturnType<typeof createSwarm>,
   libp2p: Awaited<ReturnType<typeof createTuttiLibp2p>>,
   t0: number,
 ): () => void {
   const marks: string[] = []
+  const linkAt = new Map<string, number>()
+  const unchokeAt = new Map<string, number>()
+  const firstPieceAt = new Map<string, number>()
+  swarm.on('piece:verified', (e) => {
+    const k = e.peerId.slice(-2)
+    if (!firstPieceAt.has(k)) firstPieceAt.set(k, performance.now() - t0)
+  })
   let last = -1
   const timer = setInterval(() => {
     const d = swarm.list()[0]
     const tenth = d === undefined ? 0 : Math.floor(d.percent / 10) * 10
+    for (const src of d?.sources ?? []) {
+      const k = src.peerId.slice(-2)
+      if (!linkAt.has(k)) linkAt.set(k, performance.now() - t0)
+      if (!src.choked && !unchokeAt.has(k)) unchokeAt.set(k, performance.now() - t0)
+    }
+    const early = process.env.BENCH_EARLY !== undefined ? performance.now() - t0 : Infinity
+    if (early < 5000 && Math.floor(early / 250) !== Math.floor((early - 20) / 250)) {
+      const src =
+        d?.sources.map(
+          (s) => `${s.peerId.slice(-2)}${s.choked ? 'C' : ''}${(s.rateBps / 1024).toFixed(0)}`,
+        ) ?? []
+      marks.push(
+        `\n  ${early.toFixed(0)}: ${d?.percent.toFixed(1)}% c${libp2p.getConnections().length} ${src.join(' ')}`,
+      )
+    }
     if (tenth !== last) {
       const ms = (performance.now() - t0).toFixed(0)
       marks.push(`${tenth}%@${ms}(c${libp2p.getConnections().length},s${d?.sources.length ?? 0})`)
@@ -193,7 +220,15 @@ function traceDownload(
   return () => {
     clearInterval(timer)
     const ms = (performance.now() - t0).toFixed(0)
-    process.stderr.write(`[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms}\n`)
+    const peers = [...linkAt]
+      .sort((a, b) => a[1] - b[1])
+      .map(
+        ([k, at]) =>
+          `${k}:${at.toFixed(0)}/${unchokeAt.get(k)?.toFixed(0)}/${firstPieceAt.get(k)?.toFixed(0)}`,
+      )
+    process.stderr.write(
+      `[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms} conns ${JSON.stringify(connEvents)}\n  link/unchoke/piece ${peers.join(' ')}\n`,
+    )
   }
 }
 

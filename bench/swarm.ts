@@ -16,7 +16,10 @@
  *   BENCH_MODES=swarm,aria2 npm run bench:swarm
  *
  * Diagnostics: BENCH_TRACE=1 prints when each leecher passed each tenth (and the
- * pair's first piece, last piece and done times);
+ * pair's first piece, last piece and done times), the connections it opened, and
+ * for each source when its link was up, when it first unchoked us and when its
+ * first piece arrived (ms; BENCH_EARLY=1 adds the sources' state every 250 ms
+ * for the first 5 s);
  * BENCH_WARM=1 connects every leecher to every node before the clock starts
  * (as a party's members already are), to tell connection set-up from transfer;
  * BENCH_PROF=DIR writes each node's CPU profile from ready to exit.
