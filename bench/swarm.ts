@@ -8,6 +8,11 @@
  * single-pair throughput as a ratio to a bare libp2p stream moving the same
  * bytes in the same run, and peak RSS per node.
  *
+ * Two starts: `swarm` (the nodes are strangers until the clock starts: every
+ * connection, handshake and DHT exchange is inside the measured time) and
+ * `swarm-connected` (every node already connected to every other, as a
+ * party's members are, so the time is the transfer's alone).
+ *
  * As a reference, the same topology with aria2c, a BitTorrent client
  * (bench/lib/aria2-reference.ts; skipped with the reason without it).
  *
@@ -20,8 +25,6 @@
  * for each source when its link was up, when it first unchoked us and when its
  * first piece arrived (ms; BENCH_EARLY=1 adds the sources' state every 250 ms
  * for the first 5 s);
- * BENCH_WARM=1 connects every leecher to every node before the clock starts
- * (as a party's members already are), to tell connection set-up from transfer;
  * BENCH_PROF=DIR writes each node's CPU profile from ready to exit.
  */
 import { type ChildProcess, fork } from 'node:child_process'
@@ -49,7 +52,7 @@ const U_SEED = 4 * MiB
 const U_LEECH = 2 * MiB
 const REPS = Number(process.env.BENCH_REPS ?? 3)
 const NS = (process.env.BENCH_N ?? '4,9').split(',').map(Number)
-const MODES = (process.env.BENCH_MODES ?? 'swarm,client-server,aria2,pair').split(',')
+const MODES = (process.env.BENCH_MODES ?? 'swarm,swarm-connected,client-server,aria2,pair').split(',')
 /** Regular upload slots per node in swarm mode (the swarm's default is 4). */
 const SLOTS = process.env.BENCH_SLOTS === undefined ? undefined : Number(process.env.BENCH_SLOTS)
 
@@ -103,8 +106,18 @@ async function spawnNode(init: Extract<NodeCommand, { cmd: 'init' }>): Promise<P
   }
 }
 
-/** Stops the nodes; their peak RSS and the CPU time they used after start-up (the transfer's cost). */
-async function stopAll(procs: Proc[]): Promise<{ rss: number[]; cpuSec: number }> {
+/** CPU each node has used so far (ms). */
+async function cpuNow(procs: Proc[]): Promise<number[]> {
+  return Promise.all(
+    procs.map(async (p) => {
+      p.send({ cmd: 'cpu' })
+      return ((await p.next('cpu')) as Extract<NodeReply, { type: 'cpu' }>).cpuMs
+    }),
+  )
+}
+
+/** Stops the nodes; their peak RSS and the CPU time they used since `sinceCpuMs` (default: since start-up). */
+async function stopAll(procs: Proc[], sinceCpuMs?: number[]): Promise<{ rss: number[]; cpuSec: number }> {
   const usage = await Promise.all(
     procs.map(async (p) => {
       p.send({ cmd: 'exit' })
@@ -117,14 +130,14 @@ async function stopAll(procs: Proc[]): Promise<{ rss: number[]; cpuSec: number }
   )
   return {
     rss: usage.map((u) => u.maxRssBytes),
-    cpuSec: usage.reduce((a, u, i) => a + u.cpuMs - procs[i]!.readyCpuMs, 0) / 1000,
+    cpuSec: usage.reduce((a, u, i) => a + u.cpuMs - (sinceCpuMs?.[i] ?? procs[i]!.readyCpuMs), 0) / 1000,
   }
 }
 
 async function runSwarm(
   songPath: string,
   n: number,
-  mode: 'swarm' | 'client-server',
+  mode: 'swarm' | 'swarm-connected' | 'client-server',
   work: string,
 ): Promise<{ seconds: number; rss: number[]; cpuSec: number }> {
   const seeder = await spawnNode({
@@ -144,17 +157,20 @@ async function runSwarm(
       }),
     ),
   )
-  const providers = mode === 'swarm' ? [seeder, ...leechers].map((p) => p.addr) : [seeder.addr]
-  if (process.env.BENCH_WARM !== undefined) {
-    for (const l of leechers) l.send({ cmd: 'connect', addrs: providers })
+  const providers = mode === 'client-server' ? [seeder.addr] : [seeder, ...leechers].map((p) => p.addr)
+  if (mode === 'swarm-connected') {
+    // Each pair dials once (leecher i dials the seeder and leechers 0..i-1): no duplicate connections.
+    for (const [i, l] of leechers.entries()) l.send({ cmd: 'connect', addrs: providers.slice(0, i + 1) })
     await Promise.all(leechers.map((l) => l.next('connected')))
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    // Identify, the DHT's first queries and gossipsub's subscriptions settle before the clock starts.
+    await new Promise((resolve) => setTimeout(resolve, 3000))
   }
+  const cpuAtStart = await cpuNow([seeder, ...leechers])
   const t0 = performance.now()
   for (const l of leechers) l.send({ cmd: 'download', cid: seeder.cid!, providers })
   await Promise.all(leechers.map((l) => l.next('done')))
   const seconds = (performance.now() - t0) / 1000
-  const { rss, cpuSec } = await stopAll([seeder, ...leechers])
+  const { rss, cpuSec } = await stopAll([seeder, ...leechers], cpuAtStart)
   return { seconds, rss, cpuSec }
 }
 
@@ -172,14 +188,7 @@ async function runPair(
   const seeder = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-seeder'), songPath })
   const leecher = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-leecher') })
   /** CPU both processes have used so far. */
-  const cpu = async (): Promise<number> => {
-    let total = 0
-    for (const p of [seeder, leecher]) {
-      p.send({ cmd: 'cpu' })
-      total += ((await p.next('cpu')) as Extract<NodeReply, { type: 'cpu' }>).cpuMs
-    }
-    return total
-  }
+  const cpu = async (): Promise<number> => (await cpuNow([seeder, leecher])).reduce((a, b) => a + b, 0)
   leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
   const raw1 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
   const c0 = await cpu()
@@ -226,7 +235,7 @@ async function main(): Promise<void> {
     for (const n of NS) {
       const dMin = Math.max(F / U_SEED, (n * F) / (U_SEED + n * U_LEECH))
       const dCs = (n * F) / U_SEED
-      for (const mode of ['swarm', 'client-server'] as const) {
+      for (const mode of ['swarm', 'swarm-connected', 'client-server'] as const) {
         if (!MODES.includes(mode)) continue
         const ratios: number[] = []
         const secs: number[] = []
@@ -255,9 +264,9 @@ async function main(): Promise<void> {
         }
         results[`${mode}-N${n}`] = line
         console.log(
-          `N=${n} ${mode.padEnd(13)} last leecher done in ${fmt(stats(secs))} s; ÷ D_min (${dMin.toFixed(2)} s) = ${fmt(stats(ratios))}` +
+          `N=${n} ${mode.padEnd(15)} last leecher done in ${fmt(stats(secs))} s; ÷ D_min (${dMin.toFixed(2)} s) = ${fmt(stats(ratios))}` +
             `${mode === 'client-server' ? `; fluid client–server bound N·F/u_s = ${(dCs / dMin).toFixed(2)} × D_min` : ''}` +
-            `; peak RSS per node ${line.peakRssMiB.toFixed(0)} MiB; CPU after start-up, all nodes ${fmt(stats(cpu), 1)} s; load ${line.loadAverage.toFixed(1)}`,
+            `; peak RSS per node ${line.peakRssMiB.toFixed(0)} MiB; CPU from the start of the downloads, all nodes ${fmt(stats(cpu), 1)} s; load ${line.loadAverage.toFixed(1)}`,
         )
       }
       if (MODES.includes('aria2')) {
