@@ -95,6 +95,11 @@ class PeerLink {
   readonly inFlight = new Map<number, number>()
   readonly received = new RateMeter()
   throughputBps: number | undefined
+  /**
+   * Round trip, from above: the quickest exchange so far (the hello and its
+   * handshake, then any piece from request to arrival). No ping stream of its
+   * own: one stream per link is less set-up work when a swarm starts.
+   */
   rttMs: number | undefined
   /** Smoothed time from request to arrival (includes queueing at the peer). */
   latencyMs: number | undefined
@@ -516,8 +521,10 @@ export class Download {
         maxFrameBytes: MAX_SERVER_FRAME_BYTES,
       })
       link = new PeerLink(id, wire)
+      const helloAt = this.#deps.clock.now()
       wire.send({ t: 'hello', cid: this.cid, wantManifest: this.manifest === undefined })
       const first = await wire.read({ signal })
+      link.rttMs = this.#deps.clock.now() - helloAt
       if (first === undefined || first.t === 'unknown') {
         await wire.close()
         return
@@ -544,7 +551,6 @@ export class Download {
       this.#links.set(id, link)
       this.#dialing.delete(id)
       this.#updateInterest(link)
-      void this.#measureRtt(link, peerId)
       this.#schedule()
       this.#progress(true)
       const current = link
@@ -616,12 +622,6 @@ export class Download {
         this.#connectionTurns.shift()?.()
       }
     }
-  }
-
-  async #measureRtt(link: PeerLink, peerId: PeerId): Promise<void> {
-    try {
-      link.rttMs = await this.#deps.libp2p.services.ping.ping(peerId, { signal: AbortSignal.timeout(5_000) })
-    } catch {}
   }
 
   #onMessage(link: PeerLink, message: ServerMessage): void {
@@ -699,6 +699,7 @@ export class Download {
     link.lastArrival = now
     const latency = now - sentAt
     link.latencyMs = link.latencyMs === undefined ? latency : 0.8 * link.latencyMs + 0.2 * latency
+    link.rttMs = Math.min(link.rttMs ?? latency, latency)
     link.received.add(data.byteLength, now)
     if (hasPiece(store.have, piece)) return
     // End-game: whoever else was asked for it can stop.
