@@ -939,10 +939,14 @@ export class Download {
     this.state = 'verifying'
     this.#deactivate()
     try {
-      const head = await store.readRange(0, Math.min(manifest.size, 16) - 1)
-      const sniffed = sniffAudio(head)
-      const probed = await probeSongName(store.dataPath, manifest.size)
-      const name = songFileName(probed, probed?.ext ?? sniffed.ext, this.cid)
+      // Naming the file (reading its tags) overlaps the durable write and the whole-file check.
+      const naming = (async () => {
+        const head = await store.readRange(0, Math.min(manifest.size, 16) - 1)
+        const sniffed = sniffAudio(head)
+        const probed = await probeSongName(store.dataPath, manifest.size)
+        return songFileName(probed, probed?.ext ?? sniffed.ext, this.cid)
+      })()
+      const [name] = await Promise.all([naming, store.verify()])
       const dest = await freePath(join(this.#deps.downloadDir, name))
       this.path = await store.finish(dest)
       await this.#deps.library.addVerifiedFile(this.path, this.cid, manifest)

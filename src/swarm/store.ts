@@ -53,7 +53,12 @@ export interface PieceStore {
   readPiece(index: number): Promise<Uint8Array>
   readRange(start: number, endInclusive: number): Promise<Uint8Array>
   flush(): Promise<void>
-  /** Re-hash the whole song against its CID, then move it to `dest`; returns the final path. */
+  /**
+   * Make the data durable and re-hash the whole song against its CID (once;
+   * later calls share the result). Rejects with `CorruptSongError` on a mismatch.
+   */
+  verify(): Promise<void>
+  /** `verify`, then move the song to `dest`; returns the final path. */
   finish(dest: string): Promise<string>
   close(): Promise<void>
   /** Close and delete the partial download. */
@@ -128,6 +133,15 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
     return flushing
   }
 
+  let verified: Promise<void> | undefined
+  const verify = (): Promise<void> => {
+    // The data's fdatasync (libuv's pool) and the whole-file check (this thread, from the page cache) overlap.
+    verified ??= Promise.all([flush(), hashFile(dataPath)]).then(([, check]) => {
+      if (check.cid !== cid) throw new CorruptSongError(cid)
+    })
+    return verified
+  }
+
   const writePieceSync = (index: number, bytes: Uint8Array | Iterable<Uint8Array>): void => {
     if (hasPiece(have, index)) return
     const chunks = bytes instanceof Uint8Array ? [bytes] : [...bytes]
@@ -180,10 +194,9 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
       return buf
     },
     flush,
+    verify,
     async finish(dest) {
-      // The data's fdatasync (libuv's pool) and the whole-file check (this thread, from the page cache) overlap.
-      const [, check] = await Promise.all([flush(), hashFile(dataPath)])
-      if (check.cid !== cid) throw new CorruptSongError(cid)
+      await verify()
       await fh.close()
       await mkdir(dirname(dest), { recursive: true })
       try {
