@@ -5,9 +5,10 @@
  * the 2-byte length, the ciphertext and its tag — and @libp2p/tcp writes them
  * with one `socket.write` each. With Nagle off every write is its own syscall
  * and TCP segment: in bench:swarm (N = 9) 90 % of a node's ~6,000 writes were
- * under 100 bytes — over 40 % of all writes were the 2-byte length prefix alone —
- * and every segment is a read event and a decode attempt on the far side. Corking the socket around
- * the loop hands the whole list to one `writev`.
+ * under 100 bytes (over 40 % of all writes were the 2-byte length prefix
+ * alone), and every segment is a read event and a decode attempt on the far
+ * side. Corking the socket around the loop hands the whole list to one
+ * `writev`.
  */
 import type { Socket } from 'node:net'
 import type { MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
