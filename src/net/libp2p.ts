@@ -125,8 +125,8 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
       maxConnections: options.maxConnections ?? 300,
       // libp2p refuses a host's sixth inbound connection within a second (a guard against one host
       // flooding us). Every peer on this machine shares 127.0.0.1 — several nodes, tests, the
-      // benchmarks — and a refused dial waits out a redial backoff; no remote host can come from
-      // loopback, so it is exempt (it is also never pruned).
+      // benchmarks — and a refused dial waits out a redial backoff. Loopback is exempt (and never
+      // pruned): only local processes come from it — or remote peers, if the user tunnels a port here.
       allow: LOOPBACK_NETS,
     },
     // libp2p's keep-alive pings every connection and aborts it when one ping is late (adaptive
