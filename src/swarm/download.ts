@@ -139,8 +139,13 @@ export class Download {
   readonly #candidates = new Map<string, Multiaddr[]>()
   /** Providers to dial without deferring (the first one the caller named). */
   readonly #urgent = new Set<string>()
-  /** Settles when the urgent provider's connection is up (or failed): other dials wait for it. */
-  #urgentDial: Promise<void> | undefined
+  /**
+   * Settles when the link to the urgent provider has its handshake (or
+   * failed). Until then, while we lack the manifest, other links wait: the
+   * first one should not share a starting node's CPU with eight more, and a
+   * hello to a peer that lacks the manifest itself only waits at that peer.
+   */
+  #urgentLink: Promise<void> | undefined
   readonly #dialing = new Set<string>()
   readonly #lastDial = new Map<string, number>()
   readonly #songBans = new Set<string>()
@@ -511,6 +516,8 @@ export class Download {
     if (active === undefined) return
     this.#dialing.add(id)
     let link: PeerLink | undefined
+    const urgent = this.#urgent.has(id) && this.manifest === undefined ? Promise.withResolvers<void>() : undefined
+    if (urgent !== undefined) this.#urgentLink = urgent.promise
     try {
       const peerId: PeerId = peerIdFromString(id)
       const stream = await this.#openStream(peerId, addrs, active.signal)
@@ -550,6 +557,7 @@ export class Download {
       for (let i = 0; i < pieces; i++) if (hasPiece(link.has, i)) this.#availability[i]++
       this.#links.set(id, link)
       this.#dialing.delete(id)
+      urgent?.resolve()
       this.#updateInterest(link)
       this.#schedule()
       this.#progress(true)
@@ -567,6 +575,7 @@ export class Download {
       if (!active.signal.aborted) logger('link to %s for %s ended: %s', id, this.cid, (err as Error).message)
       if (err instanceof WireError) link?.wire.abort(err)
     } finally {
+      urgent?.resolve()
       this.#dialing.delete(id)
       if (link !== undefined) this.#closeLink(link)
     }
@@ -574,9 +583,10 @@ export class Download {
 
   /**
    * A swarm stream to `peerId`, over an existing connection when there is
-   * one. A new connection waits for the first named provider's (it has the
-   * song; the others would only slow its handshake down), defers to the peer
-   * with the smaller id, and takes one of `MAX_NEW_CONNECTIONS` turns.
+   * one. While we lack the manifest, it waits for the link to the first named
+   * provider (it has the song; the others would only slow its handshake
+   * down). A new connection defers to the peer with the smaller id and takes
+   * one of `MAX_NEW_CONNECTIONS` turns.
    */
   async #openStream(peerId: PeerId, addrs: Multiaddr[], active: AbortSignal): Promise<Stream> {
     const libp2p = this.#deps.libp2p
@@ -586,17 +596,16 @@ export class Download {
       libp2p.dialProtocol(peerId, SWARM_PROTOCOL, {
         signal: AbortSignal.any([active, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
       })
+    const urgent = this.#urgent.has(id)
+    if (!urgent && this.manifest === undefined && this.#urgentLink !== undefined) {
+      await Promise.race([
+        this.#urgentLink,
+        new Promise<void>((resolve) => setTimeout(resolve, DIAL_TIMEOUT_MS).unref()),
+      ])
+      active.throwIfAborted()
+    }
     if (connected()) return dial()
-    const urgent = this.#urgent.has(id) ? Promise.withResolvers<void>() : undefined
-    if (urgent !== undefined) this.#urgentDial = urgent.promise
-    else {
-      if (this.#urgentDial !== undefined) {
-        await Promise.race([
-          this.#urgentDial,
-          new Promise<void>((resolve) => setTimeout(resolve, DIAL_TIMEOUT_MS).unref()),
-        ])
-        active.throwIfAborted()
-      }
+    if (!urgent) {
       if (libp2p.peerId.toString() > id) {
         for (let waited = 0; waited < DIAL_DEFER_MS && !connected(); waited += 50) {
           await this.#deps.sleep(50, active)
@@ -616,7 +625,6 @@ export class Download {
       }
       return await dial()
     } finally {
-      urgent?.resolve()
       if (turn) {
         this.#newConnections--
         this.#connectionTurns.shift()?.()

@@ -72,3 +72,24 @@ test('a hello that comes before our manifest waits for it: leechers starting tog
   const info = await lateDone
   assert.ok((await readFile(info.path!)).equals(song.bytes), 'the late leecher has the exact bytes')
 })
+
+test('a first named provider without the song does not hold up the others', async () => {
+  // Links to later providers wait for the first one's handshake while the manifest is missing;
+  // an "unknown" answer must release them at once, not after the 10 s dial timeout.
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  const song = await makeSong(dir, 256 * 1024)
+  const stranger = await startNode()
+  const seeder = await startNode({ songs: [song] })
+  const leecher = await startNode()
+  nodes.push(stranger, seeder, leecher)
+  const t0 = performance.now()
+  const info = await leecher.swarm.download(song.cid, {
+    providers: [stranger.addr, seeder.addr],
+    signal: AbortSignal.timeout(60_000),
+  })
+  const ms = performance.now() - t0
+  assert.equal(info.state, 'done')
+  assert.ok((await readFile(info.path!)).equals(song.bytes))
+  assert.ok(ms < 8_000, `done in ${ms.toFixed(0)} ms, not after the first provider's dial timeout`)
+})
