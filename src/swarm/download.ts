@@ -516,7 +516,8 @@ export class Download {
     if (active === undefined) return
     this.#dialing.add(id)
     let link: PeerLink | undefined
-    const urgent = this.#urgent.has(id) && this.manifest === undefined ? Promise.withResolvers<void>() : undefined
+    const urgent =
+      this.#urgent.has(id) && this.manifest === undefined ? Promise.withResolvers<void>() : undefined
     if (urgent !== undefined) this.#urgentLink = urgent.promise
     try {
       const peerId: PeerId = peerIdFromString(id)
