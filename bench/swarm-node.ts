@@ -32,7 +32,7 @@ export type NodeCommand =
   | { cmd: 'exit' }
 
 export type NodeReply =
-  | { type: 'ready'; addr: string; cid?: string; cpuMs: number }
+  | { type: 'ready'; addr: string; cid?: string }
   /** `ms` from the call to done; `firstPieceMs`/`lastPieceMs` when the first and last piece were verified. */
   | { type: 'done'; ms: number; firstPieceMs: number; lastPieceMs: number }
   | { type: 'raw-done'; ms: number }
@@ -78,11 +78,8 @@ async function main(): Promise<void> {
     const me = libp2p.peerId.toString().slice(-4)
     setInterval(() => {
       for (const d of swarm.list()) {
-        const src = d.sources.map(
-          (s) => `${s.peerId.slice(-4)}:${(s.rateBps / 1024).toFixed(0)}k${s.choked ? 'C' : ''}`,
-        )
         process.stderr.write(
-          `[${me}] ${d.percent.toFixed(0)}% ${(d.rateBps / 1024).toFixed(0)}k/s ${src.join(' ')}\n`,
+          `[${me}] ${d.percent.toFixed(0)}% ${(d.rateBps / 1024).toFixed(0)}k/s ${describeSources(d.sources)}\n`,
         )
       }
     }, 1000).unref()
@@ -104,13 +101,7 @@ async function main(): Promise<void> {
   })
   const profiler = await transferProfiler(process.env.BENCH_PROF)
   await profiler.start()
-  const ready = process.resourceUsage()
-  send({
-    type: 'ready',
-    addr: libp2p.getMultiaddrs()[0]!.toString(),
-    cid,
-    cpuMs: (ready.userCPUTime + ready.systemCPUTime) / 1000,
-  })
+  send({ type: 'ready', addr: libp2p.getMultiaddrs()[0]!.toString(), cid })
 
   process.on('message', (message) => {
     const m = message as NodeCommand
@@ -152,10 +143,8 @@ async function main(): Promise<void> {
         .then(() => send({ type: 'connected' }))
         .catch((err: Error) => send({ type: 'error', message: err.message }))
     } else if (m.cmd === 'cpu') {
-      const u = process.resourceUsage()
-      send({ type: 'cpu', cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })
+      send({ type: 'cpu', cpuMs: cpuMsSoFar() })
     } else if (m.cmd === 'exit') {
-      const usage = process.resourceUsage()
       if (process.env.BENCH_DEBUG !== undefined) {
         const conns = libp2p.getConnections()
         const peers = new Set(conns.map((c) => c.remotePeer.toString()))
@@ -165,8 +154,8 @@ async function main(): Promise<void> {
       }
       send({
         type: 'rss',
-        maxRssBytes: usage.maxRSS * 1024,
-        cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+        maxRssBytes: process.resourceUsage().maxRSS * 1024,
+        cpuMs: cpuMsSoFar(),
       })
       void profiler
         .stop()
@@ -175,6 +164,21 @@ async function main(): Promise<void> {
         .finally(() => setTimeout(() => process.exit(0), 50))
     }
   })
+}
+
+/** CPU this process has used so far (ms). */
+function cpuMsSoFar(): number {
+  const u = process.resourceUsage()
+  return (u.userCPUTime + u.systemCPUTime) / 1000
+}
+
+/** A download's sources for the diagnostics: id tail, rate in KiB/s, `C` while it chokes us. */
+function describeSources(
+  sources: ReturnType<ReturnType<typeof createSwarm>['list']>[number]['sources'],
+): string {
+  return sources
+    .map((s) => `${s.peerId.slice(-4)}:${(s.rateBps / 1024).toFixed(0)}k${s.choked ? 'C' : ''}`)
+    .join(' ')
 }
 
 /** BENCH_TRACE: when the download passed each tenth, with its connection and source counts, printed at the end. */
@@ -189,7 +193,7 @@ function traceDownload(
   const unchokeAt = new Map<string, number>()
   const firstPieceAt = new Map<string, number>()
   swarm.on('piece:verified', (e) => {
-    const k = e.peerId.slice(-2)
+    const k = e.peerId.slice(-4)
     if (!firstPieceAt.has(k)) firstPieceAt.set(k, performance.now() - t0)
   })
   let last = -1
@@ -197,18 +201,14 @@ function traceDownload(
     const d = swarm.list()[0]
     const tenth = d === undefined ? 0 : Math.floor(d.percent / 10) * 10
     for (const src of d?.sources ?? []) {
-      const k = src.peerId.slice(-2)
+      const k = src.peerId.slice(-4)
       if (!linkAt.has(k)) linkAt.set(k, performance.now() - t0)
       if (!src.choked && !unchokeAt.has(k)) unchokeAt.set(k, performance.now() - t0)
     }
     const early = process.env.BENCH_EARLY !== undefined ? performance.now() - t0 : Infinity
     if (early < 5000 && Math.floor(early / 250) !== Math.floor((early - 20) / 250)) {
-      const src =
-        d?.sources.map(
-          (s) => `${s.peerId.slice(-2)}${s.choked ? 'C' : ''}${(s.rateBps / 1024).toFixed(0)}`,
-        ) ?? []
       marks.push(
-        `\n  ${early.toFixed(0)}: ${d?.percent.toFixed(1)}% c${libp2p.getConnections().length} ${src.join(' ')}`,
+        `\n  ${early.toFixed(0)}: ${d?.percent.toFixed(1)}% c${libp2p.getConnections().length} ${describeSources(d?.sources ?? [])}`,
       )
     }
     if (tenth !== last) {

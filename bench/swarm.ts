@@ -60,8 +60,6 @@ interface Proc {
   child: ChildProcess
   addr: string
   cid?: string
-  /** CPU the node had used when it was ready (start-up: module loading, libp2p). */
-  readyCpuMs: number
   next(type: NodeReply['type']): Promise<NodeReply>
   send(cmd: NodeCommand): void
 }
@@ -100,7 +98,6 @@ async function spawnNode(init: Extract<NodeCommand, { cmd: 'init' }>): Promise<P
     child,
     addr: ready.addr,
     cid: ready.cid,
-    readyCpuMs: ready.cpuMs,
     next,
     send: (cmd) => child.send(cmd),
   }
@@ -116,8 +113,8 @@ async function cpuNow(procs: Proc[]): Promise<number[]> {
   )
 }
 
-/** Stops the nodes; their peak RSS and the CPU time they used since `sinceCpuMs` (default: since start-up). */
-async function stopAll(procs: Proc[], sinceCpuMs?: number[]): Promise<{ rss: number[]; cpuSec: number }> {
+/** Stops the nodes; each one's peak RSS and the CPU it had used in all (ms). */
+async function stopAll(procs: Proc[]): Promise<{ rss: number[]; cpuMs: number[] }> {
   const usage = await Promise.all(
     procs.map(async (p) => {
       p.send({ cmd: 'exit' })
@@ -130,7 +127,7 @@ async function stopAll(procs: Proc[], sinceCpuMs?: number[]): Promise<{ rss: num
   )
   return {
     rss: usage.map((u) => u.maxRssBytes),
-    cpuSec: usage.reduce((a, u, i) => a + u.cpuMs - (sinceCpuMs?.[i] ?? procs[i]!.readyCpuMs), 0) / 1000,
+    cpuMs: usage.map((u) => u.cpuMs),
   }
 }
 
@@ -170,7 +167,9 @@ async function runSwarm(
   for (const l of leechers) l.send({ cmd: 'download', cid: seeder.cid!, providers })
   await Promise.all(leechers.map((l) => l.next('done')))
   const seconds = (performance.now() - t0) / 1000
-  const { rss, cpuSec } = await stopAll([seeder, ...leechers], cpuAtStart)
+  const { rss, cpuMs } = await stopAll([seeder, ...leechers])
+  // The transfer's CPU: from the start of the downloads, not the nodes' start-up (or, connected, their dials).
+  const cpuSec = cpuMs.reduce((a, ms, i) => a + ms - cpuAtStart[i]!, 0) / 1000
   return { seconds, rss, cpuSec }
 }
 
