@@ -1,18 +1,17 @@
 // The piece store's finish: the whole song is checked against its content id before it moves.
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { hashFile, PIECE_SIZE, pieceCount } from '../../src/library/content-id.ts'
+import { PIECE_SIZE, pieceCount } from '../../src/library/content-id.ts'
 import { CorruptSongError } from '../../src/swarm/errors.ts'
 import { openPieceStore } from '../../src/swarm/store.ts'
+import { cleanup, makeSong, tempDir } from './helpers.ts'
 
 const dirs: string[] = []
 after(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
+  await cleanup(...dirs)
 })
 
 /** A song of 3½ pieces, and a store holding every piece of it (written as the swarm writes them). */
@@ -21,11 +20,9 @@ async function completeStore(): Promise<{
   bytes: Buffer
   store: Awaited<ReturnType<typeof openPieceStore>>
 }> {
-  const dir = await mkdtemp(join(tmpdir(), 'tutti-store-'))
+  const dir = await tempDir('store')
   dirs.push(dir)
-  const bytes = randomBytes(3 * PIECE_SIZE + PIECE_SIZE / 2)
-  await writeFile(join(dir, 'original'), bytes)
-  const { cid, manifest } = await hashFile(join(dir, 'original'))
+  const { cid, manifest, bytes } = await makeSong(dir, 3 * PIECE_SIZE + PIECE_SIZE / 2)
   const store = await openPieceStore(join(dir, 'partial'), cid, manifest)
   for (let i = pieceCount(bytes.byteLength, PIECE_SIZE) - 1; i >= 0; i--) {
     store.writePieceSync(i, bytes.subarray(i * PIECE_SIZE, (i + 1) * PIECE_SIZE))
