@@ -25,7 +25,8 @@
  * for each source when its link was up, when it first unchoked us and when its
  * first piece arrived (ms; BENCH_EARLY=1 adds the sources' state every 250 ms
  * for the first 5 s);
- * BENCH_PROF=DIR writes each node's CPU profile from ready to exit.
+ * BENCH_PROF=DIR writes each node's CPU profile from ready to exit (with BENCH_PROF_DOWNLOAD=1, only
+ * from each download's start to its end: the leecher's side alone, without the bare stream).
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -181,13 +182,18 @@ async function runPair(
   transferMs: number
   rawMs: number
   rss: number[]
-  swarmCpuMs: number
-  rawCpuMs: number
+  /** CPU (ms) each end used, [seeder, leecher], while the swarm moved the song and while the bare stream did. */
+  swarmCpuMs: [number, number]
+  rawCpuMs: [number, number]
 }> {
   const seeder = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-seeder'), songPath })
   const leecher = await spawnNode({ cmd: 'init', dataDir: join(work, 'pair-leecher') })
-  /** CPU both processes have used so far. */
-  const cpu = async (): Promise<number> => (await cpuNow([seeder, leecher])).reduce((a, b) => a + b, 0)
+  /** CPU each end has used so far, [seeder, leecher]. */
+  const cpu = async (): Promise<[number, number]> => {
+    const [s, l] = await cpuNow([seeder, leecher])
+    return [s!, l!]
+  }
+  const minus = (a: [number, number], b: [number, number]): [number, number] => [a[0] - b[0], a[1] - b[1]]
   leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
   const raw1 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
   const c0 = await cpu()
@@ -209,8 +215,8 @@ async function runPair(
     transferMs: done.lastPieceMs - done.firstPieceMs,
     rawMs: Math.min(raw1.ms, raw2.ms),
     rss,
-    swarmCpuMs: c1 - c0,
-    rawCpuMs: c2 - c1,
+    swarmCpuMs: minus(c1, c0),
+    rawCpuMs: minus(c2, c1),
   }
 }
 
@@ -305,10 +311,18 @@ async function main(): Promise<void> {
       const rates: number[] = []
       const cpuRatios: number[] = []
       const cpuPerMiB: number[] = []
+      const leecherCpuRatios: number[] = []
+      const leecherBusy: number[] = []
+      const seederBusy: number[] = []
       for (let r = 0; r < REPS; r++) {
         const out = await runPair(songPath, join(work, `pair-${r}`))
-        cpuRatios.push(out.swarmCpuMs / out.rawCpuMs)
-        cpuPerMiB.push(out.swarmCpuMs / (F / MiB))
+        const swarmCpu = out.swarmCpuMs[0] + out.swarmCpuMs[1]
+        cpuRatios.push(swarmCpu / (out.rawCpuMs[0] + out.rawCpuMs[1]))
+        cpuPerMiB.push(swarmCpu / (F / MiB))
+        leecherCpuRatios.push(out.swarmCpuMs[1] / out.rawCpuMs[1])
+        // How much of the transfer the leecher's one thread was busy: near 1, the leecher is the bottleneck.
+        leecherBusy.push(out.swarmCpuMs[1] / out.swarmMs)
+        seederBusy.push(out.swarmCpuMs[0] / out.swarmMs)
         ratios.push(out.rawMs / out.swarmMs)
         // The bare stream's time is its whole transfer; the swarm's piece phase moves all but one piece in transferMs.
         transferRatios.push((out.rawMs * (1 - 1 / pieceCount(F, PIECE_SIZE))) / out.transferMs)
@@ -321,13 +335,18 @@ async function main(): Promise<void> {
         swarmMiBps: stats(rates),
         cpuRatioToBareStream: stats(cpuRatios),
         swarmCpuMsPerMiB: stats(cpuPerMiB),
+        leecherCpuRatioToBareStream: stats(leecherCpuRatios),
+        leecherBusyFraction: stats(leecherBusy),
+        seederBusyFraction: stats(seederBusy),
         peakRssMiB: Math.max(...rss) / MiB,
         loadAverage: loadavg()[0],
       }
       console.log(
         `uncapped pair: swarm ${fmt(stats(rates), 1)} MiB/s; ÷ bare libp2p stream = ${fmt(stats(ratios))} ` +
           `(first to last piece alone: ${fmt(stats(transferRatios))}); ` +
-          `CPU (both ends) ${fmt(stats(cpuPerMiB), 1)} ms/MiB, ÷ bare stream's = ${fmt(stats(cpuRatios))}; peak RSS ${(Math.max(...rss) / MiB).toFixed(0)} MiB; load ${loadavg()[0].toFixed(1)}`,
+          `CPU (both ends) ${fmt(stats(cpuPerMiB), 1)} ms/MiB, ÷ bare stream's = ${fmt(stats(cpuRatios))}; ` +
+          `leecher CPU ÷ bare stream's leecher ${fmt(stats(leecherCpuRatios))}, busy ${fmt(stats(leecherBusy))} of the transfer ` +
+          `(seeder ${fmt(stats(seederBusy))}); peak RSS ${(Math.max(...rss) / MiB).toFixed(0)} MiB; load ${loadavg()[0].toFixed(1)}`,
       )
     }
   } finally {
