@@ -224,34 +224,52 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
   }
 
   /**
-   * Peers of a song worth telling others about. Built at most once per
-   * `PEX_CACHE_MS` per song (peer-store reads are not cheap) and shared by
-   * every session that asks.
+   * Peers of a song worth telling others about: those fetching it from us and
+   * those we fetch it from, with the addresses we know for them. Rebuilt when
+   * that set of peers changes (a newcomer must reach the others at once), and
+   * otherwise at most once per `PEX_CACHE_MS` per song (peer-store reads are not
+   * cheap); shared by every session that asks. A peer whose addresses we do not
+   * know yet (identify still running) is left out, and the list is not reused.
    */
-  const pexCache = new Map<string, { at: number; peers: Promise<PexPeer[]> }>()
+  interface PexList {
+    peers: PexPeer[]
+    /** False when a peer was left out for want of addresses: build the list again next time. */
+    complete: boolean
+  }
+  const pexCache = new Map<string, { at: number; key: string; peers: Promise<PexList> }>()
   async function pexPeers(cid: string, except: string): Promise<PexPeer[]> {
     const now = clock.now()
-    let cached = pexCache.get(cid)
-    if (cached === undefined || now - cached.at >= PEX_CACHE_MS) {
-      cached = { at: now, peers: collectPexPeers(cid) }
-      pexCache.set(cid, cached)
-    }
-    return (await cached.peers).filter((p) => p.id !== except).slice(0, MAX_PEX_PEERS)
-  }
-
-  async function collectPexPeers(cid: string): Promise<PexPeer[]> {
     const ids = new Set<string>(uploads.sessionsFor(cid))
     for (const s of downloads.get(cid)?.info().sources ?? []) ids.add(s.peerId)
-    const out: PexPeer[] = []
+    const key = [...ids].sort().join(' ')
+    let cached = pexCache.get(cid)
+    if (
+      cached === undefined ||
+      cached.key !== key ||
+      now - cached.at >= PEX_CACHE_MS ||
+      !(await cached.peers).complete
+    ) {
+      cached = { at: now, key, peers: collectPexPeers(ids) }
+      pexCache.set(cid, cached)
+    }
+    return (await cached.peers).peers.filter((p) => p.id !== except).slice(0, MAX_PEX_PEERS)
+  }
+
+  async function collectPexPeers(ids: Set<string>): Promise<PexList> {
+    const peers: PexPeer[] = []
+    let complete = true
     for (const id of ids) {
-      if (out.length > MAX_PEX_PEERS) break
+      if (peers.length > MAX_PEX_PEERS) break
       try {
         const peer = await libp2p.peerStore.get(peerIdFromString(id))
         const addrs = peer.addresses.map((a) => a.multiaddr.toString()).slice(0, 8)
-        out.push({ id, addrs })
-      } catch {}
+        if (addrs.length > 0) peers.push({ id, addrs })
+        else complete = false
+      } catch {
+        complete = false
+      }
     }
-    return out
+    return { peers, complete }
   }
 
   /**

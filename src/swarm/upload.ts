@@ -33,6 +33,12 @@ const logger = log('swarm:upload')
 /** Requests a peer may queue at us; more is a protocol violation. */
 const MAX_QUEUED_REQUESTS = 64
 const PEX_INTERVAL_MS = 10_000
+/**
+ * A newcomer is told to the song's other peers this soon (not at their next
+ * `PEX_INTERVAL_MS`): newcomers come in bursts (a swarm's start, a party's
+ * members fetching the queue), and one message carries the burst.
+ */
+const PEX_NEWS_DELAY_MS = 1_000
 /** Haves are sent in batches at most this often (one frame instead of one per piece per peer). */
 const HAVE_BATCH_MS = 25
 
@@ -82,6 +88,8 @@ class UploadSession {
   /** This node's random rank for the peer, for the choker's ties. */
   readonly tiebreak = Math.random()
   readonly abort = new AbortController()
+  /** Cuts the wait before this session's next peer exchange short: another peer arrived for the song. */
+  pexNews: (() => void) | undefined
   #wake: (() => void) | undefined
 
   constructor(peer: string, stream: Stream) {
@@ -158,6 +166,7 @@ export class Uploads {
       })
       this.#sessions.add(session)
       this.#deps.onSession?.(peer, hello.cid)
+      for (const other of this.#sessions) if (other !== session && other.cid === hello.cid) other.pexNews?.()
       this.rechoke(false)
       void this.#sendPex(session)
       void this.#serve(session)
@@ -251,7 +260,11 @@ export class Uploads {
         const key = peers.map((p) => p.id).join(' ')
         if (peers.length > 0 && key !== lastSent) session.wire.send({ t: 'peers', peers })
         lastSent = key
-        await this.#deps.sleep(PEX_INTERVAL_MS, signal)
+        const news = new AbortController()
+        session.pexNews = () => news.abort()
+        await this.#deps.sleep(PEX_INTERVAL_MS, AbortSignal.any([signal, news.signal])).catch(() => {})
+        session.pexNews = undefined
+        if (news.signal.aborted) await this.#deps.sleep(PEX_NEWS_DELAY_MS, signal)
       }
     } catch {}
   }

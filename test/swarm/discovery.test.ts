@@ -1,8 +1,19 @@
-// Finding providers without being told: a leecher finds the seeder of a song through the DHT (provide/findProviders on the Tutti Kademlia).
+// Finding providers without being told: a leecher finds the seeder of a song through the DHT (provide/findProviders on the
+// Tutti Kademlia), and the song's peers hear of each other from the peers they share (peer exchange).
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { after, test } from 'node:test'
-import { multiaddr } from '@multiformats/multiaddr'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
+import {
+  type ClientMessage,
+  clientMessageSchema,
+  MAX_SERVER_FRAME_BYTES,
+  parseServerFrame,
+  type ServerMessage,
+  SWARM_PROTOCOL,
+} from '../../src/swarm/schema.ts'
+import { SwarmWire } from '../../src/swarm/wire.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { cleanup, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
 
@@ -64,4 +75,50 @@ test('a leecher announces a song it only partly has, and serves those pieces to 
     timeoutMs: 60_000,
   })
   assert.notEqual(partial.swarm.get(song.cid)?.state, 'done', 'served while still downloading')
+})
+
+test('a seeder tells its leechers of a newcomer at once, not at the next exchange', async () => {
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  const song = await makeSong(dir, 256 * 1024)
+  const seeder = await startNode({ songs: [song] })
+  const early = await startNode()
+  const newcomer = await startNode()
+  nodes.push(seeder, early, newcomer)
+  // Both leechers speak the protocol by hand, so only the seeder's peer exchange can tell one of the other
+  // (a download would also learn of peers from their own sessions and the DHT).
+  const hello = async (from: TestNode): Promise<SwarmWire<ServerMessage, ClientMessage>> => {
+    const stream = await from.libp2p.dialProtocol(multiaddr(seeder.addr), SWARM_PROTOCOL)
+    const wire = new SwarmWire(stream, {
+      parse: parseServerFrame,
+      outSchema: clientMessageSchema,
+      maxFrameBytes: MAX_SERVER_FRAME_BYTES,
+    })
+    wire.send({ t: 'hello', cid: song.cid, wantManifest: false })
+    assert.equal((await wire.read())?.t, 'handshake')
+    return wire
+  }
+  const first = await hello(early)
+  const told = (async () => {
+    for (let m = await first.read(); m !== undefined; m = await first.read()) {
+      if (m.t === 'peers') return m.peers
+    }
+    return []
+  })()
+  const joined = performance.now()
+  await hello(newcomer)
+  // The exchange's interval is 10 s; the news must come well before it.
+  const peers = await Promise.race([told, sleep(6_000).then(() => undefined)])
+  assert.ok(
+    peers !== undefined,
+    `no peer exchange ${(performance.now() - joined).toFixed(0)} ms after the newcomer's hello`,
+  )
+  const entry = peers.find((p) => p.id === newcomer.libp2p.peerId.toString())
+  assert.ok(entry !== undefined, 'the exchange names the newcomer')
+  const listening = newcomer.libp2p.getMultiaddrs().map((a) => a.decapsulateCode(CODE_P2P).toString())
+  assert.ok(
+    entry.addrs.some((a) => listening.includes(a)),
+    `with an address it listens on (${entry.addrs.join(', ')})`,
+  )
+  await first.close()
 })
