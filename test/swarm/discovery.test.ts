@@ -108,7 +108,15 @@ test('a seeder tells its leechers of a newcomer at once, not at the next exchang
   const joined = performance.now()
   await hello(newcomer)
   // The exchange's interval is 10 s; the news must come well before it.
-  const peers = await Promise.race([told, sleep(6_000).then(() => undefined)])
+  const deadline = new AbortController()
+  const peers = await Promise.race([
+    told,
+    sleep(6_000, undefined, { signal: deadline.signal }).then(
+      () => undefined,
+      () => undefined,
+    ),
+  ])
+  deadline.abort()
   assert.ok(
     peers !== undefined,
     `no peer exchange ${(performance.now() - joined).toFixed(0)} ms after the newcomer's hello`,
