@@ -23,20 +23,13 @@ import { probeSongName, songFileName } from './naming.ts'
 import { estimateDeliveryMs, type PeerView, pickRequests, pipelineDepth } from './picker.ts'
 import { RateMeter } from './rate.ts'
 import { PAUSED_MARKER } from './resume.ts'
-import {
-  type ClientMessage,
-  clientMessageSchema,
-  MAX_SERVER_FRAME_BYTES,
-  parseServerFrame,
-  type ServerMessage,
-  SWARM_PROTOCOL,
-} from './schema.ts'
+import { type ClientMessage, type ServerMessage, SWARM_PROTOCOL } from './schema.ts'
 import { sniffAudio } from './sniff.ts'
 import { downloadDir, openPieceStore, type PieceStore, readStoredManifest } from './store.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { DownloadInfo, DownloadSource, DownloadState, SwarmEvents } from './types.ts'
 import { pieceVerifies } from './verify.ts'
-import { SwarmWire } from './wire.ts'
+import { clientWire, type SwarmWire } from './wire.ts'
 
 const logger = log('swarm:download')
 /** Pieces ahead of a streaming read position that count as critical. */
@@ -348,6 +341,11 @@ export class Download {
     return this.#links.get(peer)?.received.rate(this.#deps.clock.now()) ?? 0
   }
 
+  /** The peers we have a link to for this song. */
+  linkedPeers(): string[] {
+    return [...this.#links.keys()]
+  }
+
   /** True when `peer` told us it has `piece`. */
   peerHas(peer: string, piece: number): boolean {
     const has = this.#links.get(peer)?.has
@@ -523,11 +521,7 @@ export class Download {
       const peerId: PeerId = peerIdFromString(id)
       const stream = await this.#openStream(peerId, addrs, active.signal)
       const signal = AbortSignal.any([active.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
-      const wire = new SwarmWire(stream, {
-        parse: parseServerFrame,
-        outSchema: clientMessageSchema,
-        maxFrameBytes: MAX_SERVER_FRAME_BYTES,
-      })
+      const wire = clientWire(stream)
       link = new PeerLink(id, wire)
       const helloAt = this.#deps.clock.now()
       wire.send({ t: 'hello', cid: this.cid, wantManifest: this.manifest === undefined })

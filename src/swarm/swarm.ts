@@ -240,7 +240,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
   async function pexPeers(cid: string, except: string): Promise<PexPeer[]> {
     const now = clock.now()
     const ids = new Set<string>(uploads.sessionsFor(cid))
-    for (const s of downloads.get(cid)?.info().sources ?? []) ids.add(s.peerId)
+    for (const id of downloads.get(cid)?.linkedPeers() ?? []) ids.add(id)
     const key = [...ids].sort().join(' ')
     let cached = pexCache.get(cid)
     if (

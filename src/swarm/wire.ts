@@ -16,6 +16,13 @@ import type { AbortOptions, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { z } from 'zod'
 import { encodeMessage, WireError } from '../net/framed.ts'
+import {
+  type ClientMessage,
+  clientMessageSchema,
+  MAX_SERVER_FRAME_BYTES,
+  parseServerFrame,
+  type ServerMessage,
+} from './schema.ts'
 
 /** Longest varint length prefix we accept (4 bytes: frames up to 256 MiB, far above any bound). */
 const MAX_LENGTH_BYTES = 4
@@ -222,4 +229,13 @@ export class SwarmWire<In, Out> {
     this.#fail(err instanceof WireError ? err : new WireError(err.message, { cause: err }))
     this.stream.abort(err)
   }
+}
+
+/** Our end of a swarm stream we opened to fetch a song: we send hello and requests, the peer serves. */
+export function clientWire(stream: Stream): SwarmWire<ServerMessage, ClientMessage> {
+  return new SwarmWire(stream, {
+    parse: parseServerFrame,
+    outSchema: clientMessageSchema,
+    maxFrameBytes: MAX_SERVER_FRAME_BYTES,
+  })
 }

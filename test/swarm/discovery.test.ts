@@ -5,17 +5,8 @@ import { readFile } from 'node:fs/promises'
 import { after, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
-import {
-  type ClientMessage,
-  clientMessageSchema,
-  MAX_SERVER_FRAME_BYTES,
-  parseServerFrame,
-  type ServerMessage,
-  SWARM_PROTOCOL,
-} from '../../src/swarm/schema.ts'
-import { SwarmWire } from '../../src/swarm/wire.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { cleanup, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
+import { cleanup, helloByHand, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
 
 const nodes: TestNode[] = []
 const dirs: string[] = []
@@ -87,18 +78,7 @@ test('a seeder tells its leechers of a newcomer at once, not at the next exchang
   nodes.push(seeder, early, newcomer)
   // Both leechers speak the protocol by hand, so only the seeder's peer exchange can tell one of the other
   // (a download would also learn of peers from their own sessions and the DHT).
-  const hello = async (from: TestNode): Promise<SwarmWire<ServerMessage, ClientMessage>> => {
-    const stream = await from.libp2p.dialProtocol(multiaddr(seeder.addr), SWARM_PROTOCOL)
-    const wire = new SwarmWire(stream, {
-      parse: parseServerFrame,
-      outSchema: clientMessageSchema,
-      maxFrameBytes: MAX_SERVER_FRAME_BYTES,
-    })
-    wire.send({ t: 'hello', cid: song.cid, wantManifest: false })
-    assert.equal((await wire.read())?.t, 'handshake')
-    return wire
-  }
-  const first = await hello(early)
+  const first = await helloByHand(early.libp2p, seeder.addr, song.cid)
   const told = (async () => {
     for (let m = await first.read(); m !== undefined; m = await first.read()) {
       if (m.t === 'peers') return m.peers
@@ -106,7 +86,7 @@ test('a seeder tells its leechers of a newcomer at once, not at the next exchang
     return []
   })()
   const joined = performance.now()
-  await hello(newcomer)
+  await helloByHand(newcomer.libp2p, seeder.addr, song.cid)
   // The exchange's interval is 10 s; the news must come well before it.
   const deadline = new AbortController()
   const peers = await Promise.race([

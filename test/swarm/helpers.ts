@@ -1,14 +1,19 @@
 /** Test helpers for the swarm: songs on disk, an in-memory library, loopback nodes. */
+import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import { hashFile, type Manifest } from '../../src/library/content-id.ts'
 import type { Library, LibraryEvents, Song } from '../../src/library/types.ts'
 import { createTuttiLibp2p, type TuttiLibp2p } from '../../src/net/libp2p.ts'
 import { monotonicClock } from '../../src/shared/clock.ts'
 import { TypedEmitter } from '../../src/shared/events.ts'
 import { createSwarm, type Swarm, type SwarmInit, type SwarmSharing } from '../../src/swarm/index.ts'
+import { type ClientMessage, type ServerMessage, SWARM_PROTOCOL } from '../../src/swarm/schema.ts'
+import { clientWire, type SwarmWire } from '../../src/swarm/wire.ts'
 
 export interface TestSong {
   cid: string
@@ -114,4 +119,16 @@ export async function startNode(
 
 export async function cleanup(...dirs: string[]): Promise<void> {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
+}
+
+/** Speak the swarm protocol by hand: open a stream to `addr`, say hello for `cid`, expect the handshake. */
+export async function helloByHand(
+  from: Libp2p,
+  addr: string,
+  cid: string,
+): Promise<SwarmWire<ServerMessage, ClientMessage>> {
+  const wire = clientWire(await from.dialProtocol(multiaddr(addr), SWARM_PROTOCOL))
+  wire.send({ t: 'hello', cid, wantManifest: false })
+  assert.equal((await wire.read())?.t, 'handshake')
+  return wire
 }
