@@ -100,13 +100,14 @@ async function main(): Promise<void> {
     await stream.close()
   })
   const profiler = await transferProfiler(process.env.BENCH_PROF)
-  if (!process.env.BENCH_PROF_DOWNLOAD) await profiler.start()
+  const profileDownloadsOnly = process.env.BENCH_PROF_DOWNLOAD !== undefined
+  if (!profileDownloadsOnly) await profiler.start()
   send({ type: 'ready', addr: libp2p.getMultiaddrs()[0]!.toString(), cid })
 
   process.on('message', (message) => {
     const m = message as NodeCommand
     if (m.cmd === 'download') {
-      if (process.env.BENCH_PROF_DOWNLOAD) void profiler.start()
+      if (profileDownloadsOnly) void profiler.start()
       const t0 = performance.now()
       let firstPieceMs = Number.NaN
       let lastPieceMs = Number.NaN
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
         .download(m.cid, { providers: m.providers })
         .then(() => {
           trace?.()
-          if (process.env.BENCH_PROF_DOWNLOAD) void profiler.stop()
+          if (profileDownloadsOnly) void profiler.stop()
           off()
           send({ type: 'done', ms: performance.now() - t0, firstPieceMs, lastPieceMs })
         })
