@@ -198,7 +198,11 @@ function traceDownload(
   swarm.on('piece:verified', (e) => {
     const k = e.peerId.slice(-4)
     if (!firstPieceAt.has(k)) firstPieceAt.set(k, performance.now() - t0)
+    const bin = Math.floor((performance.now() - t0) / 250)
+    ramp[bin] = (ramp[bin] ?? 0) + 1
   })
+  /** Pieces verified in each 250 ms since the start (summed over leechers: the swarm's ramp-up). */
+  const ramp: number[] = []
   let last = -1
   const timer = setInterval(() => {
     const d = swarm.list()[0]
@@ -230,7 +234,7 @@ function traceDownload(
           `${k}:${at.toFixed(0)}/${unchokeAt.get(k)?.toFixed(0)}/${firstPieceAt.get(k)?.toFixed(0)}`,
       )
     process.stderr.write(
-      `[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms} conns ${JSON.stringify(connEvents)}\n  link/unchoke/piece ${peers.join(' ')}\n`,
+      `[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms} conns ${JSON.stringify(connEvents)}\n  link/unchoke/piece ${peers.join(' ')}\n  pieces per 250 ms ${Array.from(ramp, (n) => n ?? 0).join(' ')}\n`,
     )
   }
 }

@@ -56,6 +56,12 @@ const MAX_NEW_CONNECTIONS = 4
  * party host) is dialled at once.
  */
 const DIAL_DEFER_MS = 1_000
+/**
+ * A peer the exchange says is dialing us (`knowsYou`) gets this long before
+ * we dial it ourselves (it may be unable to: behind NAT, or our address is
+ * not the one it got).
+ */
+const AWAIT_DIAL_MS = 2_000
 
 export interface DownloadDeps {
   libp2p: TuttiLibp2p
@@ -132,6 +138,8 @@ export class Download {
   readonly #candidates = new Map<string, Multiaddr[]>()
   /** Providers to dial without deferring (the first one the caller named). */
   readonly #urgent = new Set<string>()
+  /** Who dials, where a peer exchange said so (`knowsYou`): `dial` we do at once, `await` the peer does. */
+  readonly #dialOrder = new Map<string, 'dial' | 'await'>()
   /**
    * Settles when the link to the urgent provider has its handshake (or
    * failed). Until then, while we lack the manifest, other links wait: the
@@ -209,8 +217,9 @@ export class Download {
     }
   }
 
-  addCandidate(id: string, addrs: Multiaddr[]): void {
+  addCandidate(id: string, addrs: Multiaddr[], knowsUs?: boolean): void {
     if (id === this.#deps.libp2p.peerId.toString()) return
+    if (knowsUs !== undefined) this.#dialOrder.set(id, knowsUs ? 'await' : 'dial')
     const known = this.#candidates.get(id) ?? []
     this.#candidates.set(id, [...known, ...addrs].slice(-8))
     this.#connectMore()
@@ -580,7 +589,8 @@ export class Download {
    * A swarm stream to `peerId`, over an existing connection when there is
    * one. While we lack the manifest, it waits for the link to the first named
    * provider (it has the song; the others would only slow its handshake
-   * down). A new connection defers to the peer with the smaller id and takes
+   * down). A new connection is left to the peer a peer exchange says is
+   * dialing us, else to the peer with the smaller id, for a while; it takes
    * one of `MAX_NEW_CONNECTIONS` turns.
    */
   async #openStream(peerId: PeerId, addrs: Multiaddr[], active: AbortSignal): Promise<Stream> {
@@ -601,10 +611,15 @@ export class Download {
     }
     if (connected()) return dial()
     if (!urgent) {
-      if (libp2p.peerId.toString() > id) {
-        for (let waited = 0; waited < DIAL_DEFER_MS && !connected(); waited += 50) {
-          await this.#deps.sleep(50, active)
-        }
+      const order = this.#dialOrder.get(id)
+      const patience =
+        order === 'await'
+          ? AWAIT_DIAL_MS
+          : order === undefined && libp2p.peerId.toString() > id
+            ? DIAL_DEFER_MS
+            : 0
+      for (let waited = 0; waited < patience && !connected(); waited += 50) {
+        await this.#deps.sleep(50, active)
       }
     }
     let turn = false
@@ -673,7 +688,7 @@ export class Download {
             } catch {}
           }
           try {
-            this.addCandidate(peerIdFromString(p.id).toString(), addrs)
+            this.addCandidate(peerIdFromString(p.id).toString(), addrs, p.knowsYou)
           } catch {}
         }
         return

@@ -58,6 +58,13 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>
 export const pexPeerSchema = z.object({
   id: z.string().min(1).max(200),
   addrs: z.array(z.string().max(300)).max(8),
+  /**
+   * Who should dial, as far as the sender knows. `true`: this peer came to the
+   * song after you and was given your address, so it is dialing you; wait for
+   * it. `false`: it came before you and is only now told of you; dial it.
+   * Absent: unknown (the smaller peer id dials).
+   */
+  knowsYou: z.boolean().optional(),
 })
 export type PexPeer = z.infer<typeof pexPeerSchema>
 

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { after, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
+import type { PexPeer } from '../../src/swarm/schema.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { cleanup, helloByHand, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
 
@@ -68,7 +69,7 @@ test('a leecher announces a song it only partly has, and serves those pieces to 
   assert.notEqual(partial.swarm.get(song.cid)?.state, 'done', 'served while still downloading')
 })
 
-test('a seeder tells its leechers of a newcomer at once, not at the next exchange', async () => {
+test('a seeder tells its leechers of a newcomer at once, and which of them dials', async () => {
   const dir = await tempDir('songs')
   dirs.push(dir)
   const song = await makeSong(dir, 256 * 1024)
@@ -79,14 +80,9 @@ test('a seeder tells its leechers of a newcomer at once, not at the next exchang
   // Both leechers speak the protocol by hand, so only the seeder's peer exchange can tell one of the other
   // (a download would also learn of peers from their own sessions and the DHT).
   const first = await helloByHand(early.libp2p, seeder.addr, song.cid)
-  const told = (async () => {
-    for (let m = await first.read(); m !== undefined; m = await first.read()) {
-      if (m.t === 'peers') return m.peers
-    }
-    return []
-  })()
+  const told = nextPeers(first)
   const joined = performance.now()
-  await helloByHand(newcomer.libp2p, seeder.addr, song.cid)
+  const second = await helloByHand(newcomer.libp2p, seeder.addr, song.cid)
   // The exchange's interval is 10 s; the news must come well before it.
   const deadline = new AbortController()
   const peers = await Promise.race([
@@ -108,5 +104,20 @@ test('a seeder tells its leechers of a newcomer at once, not at the next exchang
     entry.addrs.some((a) => listening.includes(a)),
     `with an address it listens on (${entry.addrs.join(', ')})`,
   )
+  // Who dials whom: the newcomer got the first leecher's address with its handshake, so the first
+  // should wait for its dial (knowsYou), and the newcomer should dial at once.
+  assert.equal(entry.knowsYou, true, 'the first leecher is told the newcomer knows it')
+  const earlier = (await nextPeers(second)).find((p) => p.id === early.libp2p.peerId.toString())
+  assert.ok(earlier !== undefined, 'the newcomer is told of the first leecher')
+  assert.equal(earlier.knowsYou, false, 'the newcomer is told the first leecher does not know it yet')
   await first.close()
+  await second.close()
 })
+
+/** The next peer exchange on a hand-spoken client's stream (empty when the stream ends first). */
+async function nextPeers(wire: Awaited<ReturnType<typeof helloByHand>>): Promise<PexPeer[]> {
+  for (let m = await wire.read(); m !== undefined; m = await wire.read()) {
+    if (m.t === 'peers') return m.peers
+  }
+  return []
+}
