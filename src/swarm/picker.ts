@@ -86,6 +86,17 @@ export function rankPeers(peers: readonly PeerView[], pieceSize: number): PeerVi
   return [...peers].sort((a, b) => estimateDeliveryMs(a, pieceSize) - estimateDeliveryMs(b, pieceSize))
 }
 
+/** `mix(piece, salt)` for every piece, kept for the last salt and size asked (one per download, in practice). */
+let tieCache: { salt: number; ranks: Uint32Array } | undefined
+function tieRanks(pieceCount: number, salt: number): Uint32Array {
+  if (tieCache === undefined || tieCache.salt !== salt || tieCache.ranks.length !== pieceCount) {
+    const ranks = new Uint32Array(pieceCount)
+    for (let piece = 0; piece < pieceCount; piece++) ranks[piece] = mix(piece, salt)
+    tieCache = { salt, ranks }
+  }
+  return tieCache.ranks
+}
+
 function mix(piece: number, salt: number): number {
   // A cheap integer hash (xorshift-multiply) for tie-breaking.
   let x = (piece ^ salt) >>> 0
@@ -158,37 +169,43 @@ export function pickRequests(input: PickInput): PickedRequest[] {
   // 2. Rarest first.
   const candidates: number[] = []
   let missing = 0
+  let unasked = 0
   for (let piece = 0; piece < input.pieceCount; piece++) {
     if (hasPiece(input.have, piece)) continue
     missing++
-    if (askedOf(piece) === 0 && (input.availability[piece] ?? 0) > 0) candidates.push(piece)
+    if (askedOf(piece) !== 0) continue
+    unasked++
+    if ((input.availability[piece] ?? 0) > 0) candidates.push(piece)
   }
+  const tie = tieRanks(input.pieceCount, input.salt)
   candidates.sort((a, b) => {
     const d = (input.availability[a] ?? 0) - (input.availability[b] ?? 0)
-    return d !== 0 ? d : mix(a, input.salt) - mix(b, input.salt)
+    return d !== 0 ? d : tie[a]! - tie[b]!
   })
-  const taken = new Set<number>()
+  // (Typed-array marks and a local queue count: this loop runs peers × candidates per pick.)
+  const taken = new Uint8Array(input.pieceCount)
+  let takenCount = 0
   for (const peer of rankPeers(usable, input.pieceSize)) {
+    let queuedHere = queued.get(peer.id) ?? 0
+    if (queuedHere >= peer.maxInFlight) continue
     for (const piece of candidates) {
       if (budget <= 0) return out
-      if (!free(peer)) break
-      if (taken.has(piece) || !hasPiece(peer.has, piece)) continue
-      taken.add(piece)
+      if (taken[piece] === 1 || !hasPiece(peer.has, piece)) continue
+      taken[piece] = 1
+      takenCount++
       assign(peer, piece)
+      if (++queuedHere >= peer.maxInFlight) break
     }
   }
 
   // 3. End-game: nothing left unrequested, so idle peers duplicate outstanding requests.
-  let unrequested = 0
-  for (let piece = 0; piece < input.pieceCount; piece++) {
-    if (!hasPiece(input.have, piece) && askedOf(piece) === 0) unrequested++
-  }
+  const unrequested = unasked - takenCount
   if (missing > 0 && unrequested === 0) {
     const outstanding: number[] = []
     for (let piece = 0; piece < input.pieceCount; piece++) {
       if (!hasPiece(input.have, piece)) outstanding.push(piece)
     }
-    outstanding.sort((a, b) => askedOf(a) - askedOf(b) || mix(a, input.salt) - mix(b, input.salt))
+    outstanding.sort((a, b) => askedOf(a) - askedOf(b) || tie[a]! - tie[b]!)
     const byId = new Map(input.peers.map((p) => [p.id, p]))
     // Duplicate only where it should arrive sooner than from the peer(s) already asked:
     // an extra copy that would come later is pure waste of someone's upload.
