@@ -663,7 +663,14 @@ export class Download {
             this.#updateInterest(link)
           }
         }
-        if (news) this.#schedule()
+        // New pieces at this peer can only open requests to this peer: no pick while it chokes us
+        // or our pipeline there is full (haves are most of what a leecher receives).
+        if (
+          news &&
+          !link.choked &&
+          link.inFlight.size < pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
+        )
+          this.#schedule()
         return
       }
       case 'choke':
