@@ -600,6 +600,9 @@ export class Download {
     const dial = (): Promise<Stream> =>
       libp2p.dialProtocol(peerId, SWARM_PROTOCOL, {
         signal: AbortSignal.any([active, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
+        // The protocol proposal goes out with the hello (one round trip less per link; a peer
+        // without the protocol fails the first read instead of the open, handled the same way).
+        negotiateFully: false,
       })
     const urgent = this.#urgent.has(id)
     if (!urgent && this.manifest === undefined && this.#urgentLink !== undefined) {

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, test } from 'node:test'
 import { pieceCount } from '../../src/library/content-id.ts'
+import { createTuttiLibp2p } from '../../src/net/libp2p.ts'
 import { hasPiece } from '../../src/swarm/bitfield.ts'
 import { cleanup, makeSong, startNode, type TestNode, tempDir } from './helpers.ts'
 
@@ -42,6 +43,31 @@ test('the seeder killed mid-download: the other provider finishes the song', asy
   assert.ok(killed, 'seeder A served pieces and was then killed')
   assert.ok(afterKill > 0, 'pieces still arrived after the kill')
   assert.ok((await readFile(info.path!)).equals(song.bytes))
+})
+
+test('a named provider that does not speak the swarm protocol is passed over: the song comes from one that does', async () => {
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  const song = await makeSong(dir, 256 * 1024)
+  // A libp2p node without the swarm: the stream opens lazily (the protocol is proposed with the
+  // hello), so it fails on the first read rather than at the open, and must be handled as well.
+  const stranger = await createTuttiLibp2p({
+    mdns: false,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    autoDialBelow: 0,
+  })
+  const seeder = await startNode({ songs: [song] })
+  const leecher = await startNode()
+  nodes.push(seeder, leecher)
+  try {
+    const info = await leecher.swarm.download(song.cid, {
+      providers: [stranger.getMultiaddrs()[0]!.toString(), seeder.addr],
+      signal: AbortSignal.timeout(60_000),
+    })
+    assert.ok((await readFile(info.path!)).equals(song.bytes))
+  } finally {
+    await stranger.stop()
+  }
 })
 
 test('a leecher killed with SIGKILL resumes from its verified pieces after a restart', async () => {
