@@ -667,13 +667,11 @@ export class Download {
           }
         }
         // New pieces at this peer can only open requests to this peer: no pick while it chokes us
-        // or our pipeline there is full (haves are most of what a leecher receives).
-        if (
-          news &&
-          !link.choked &&
-          link.inFlight.size < pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
-        )
-          this.#schedule()
+        // or our pipeline there is full (haves are most of what a leecher receives). A streaming
+        // reader still gets one: a piece it waits for may be worth a queued request's place.
+        const room =
+          !link.choked && link.inFlight.size < pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
+        if (news && (room || this.#readers.size > 0)) this.#schedule()
         return
       }
       case 'choke':
