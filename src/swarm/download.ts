@@ -669,8 +669,7 @@ export class Download {
         // New pieces at this peer can only open requests to this peer: no pick while it chokes us
         // or our pipeline there is full (haves are most of what a leecher receives). A streaming
         // reader still gets one: a piece it waits for may be worth a queued request's place.
-        const room =
-          !link.choked && link.inFlight.size < pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
+        const room = !link.choked && link.inFlight.size < this.#depth(link)
         if (news && (room || this.#readers.size > 0)) this.#schedule()
         return
       }
@@ -810,8 +809,13 @@ export class Download {
 
   // ---- picking ----
 
+  /** How many requests we keep outstanding at this peer. */
+  #depth(link: PeerLink): number {
+    return pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
+  }
+
   #view(link: PeerLink): PeerView {
-    const depth = pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
+    const depth = this.#depth(link)
     return {
       id: link.id,
       has: link.has ?? new Uint8Array(0),

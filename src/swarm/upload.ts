@@ -283,9 +283,10 @@ export class Uploads {
   /**
    * Marks who should dial whom (`knowsYou`): a peer that joined this song here
    * after `session` got its address in its first exchange and is dialing it.
-   * Without the mark both ends of a pair that learn of each other a second
-   * apart dialed (the id-order rule defers only so long): every node of
-   * bench:swarm N = 9 opened 10–16 connections for 9 peers.
+   * Without the mark, a newcomer with the larger id waited out the id-order
+   * defer for a peer that did not know it yet, and the two could end up
+   * dialing each other a second apart. (The duplicate connections seen in
+   * bench:swarm come mostly from the DHT's contact checks, not from this.)
    */
   #withDialOrder(session: UploadSession, peers: PexPeer[]): PexPeer[] {
     const joined = new Map<string, number>()
