@@ -7,7 +7,7 @@ import { QueryMessage, SEARCH_PROTOCOL } from '../../src/search/schema.ts'
 import type { SearchHit } from '../../src/search/session.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { song } from './fake-library.ts'
-import { connect, enforceTopology, startNode, stopAll, type TestNode } from './network.ts'
+import { connect, enforceTopology, pinTopology, startNode, stopAll, type TestNode, unpin } from './network.ts'
 
 const heyJude = song('Hey Jude', 'The Beatles', 'Past Masters')
 const yesterday = song('Yesterday', 'The Beatles', 'Help!')
@@ -60,7 +60,9 @@ describe('a line of five nodes A-B-C-D-E', () => {
   after(() => stopAll(nodes))
 
   test('finds a song three hops away with TTL 3, and not one four hops away', async () => {
-    await enforceTopology(nodes, edges)
+    // Pinned: a shortcut (A's RTT ping to D, a DHT contact check) would put D or E fewer hops away.
+    await pinTopology(nodes, edges)
+    await assert.rejects(nodes[0].libp2p.dial(nodes[3].libp2p.getMultiaddrs()[0]), 'no shortcut while pinned')
     const routedBefore = nodes[3].search.stats().resultsRoutedBack
     const near = await collect(nodes[0], 'jude', 3, { until: (c) => c.results.length > 0 })
     assert.ok(
@@ -73,16 +75,15 @@ describe('a line of five nodes A-B-C-D-E', () => {
     )
     assert.equal(near.results[0].providers[0].peerId, nodes[3].id)
     assert.equal(near.results[0].providers[0].hops, 3)
-    await enforceTopology(nodes, edges)
     const far = await collect(nodes[0], 'yesterday', 3)
     assert.deepEqual(far.results, [], 'E is beyond TTL 3')
-    await enforceTopology(nodes, edges)
     const further = await collect(nodes[0], 'yesterday', 4, { until: (c) => c.results.length > 0 })
     assert.deepEqual(
       further.results.map((r) => r.cid),
       [yesterday.cid],
       'TTL 4 reaches E',
     )
+    unpin(nodes)
   })
 
   test('results are grouped by content id with every provider, RTT measured and load reported', async () => {
