@@ -29,6 +29,8 @@ export type NodeCommand =
   | { cmd: 'raw'; addr: string; bytes: number }
   | { cmd: 'cpu' }
   | { cmd: 'connect'; addrs: string[] }
+  /** Connect to an unrelated peer (a throwaway node in this process) a few times, then stop it. */
+  | { cmd: 'warm-up' }
   | { cmd: 'exit' }
 
 export type NodeReply =
@@ -39,6 +41,7 @@ export type NodeReply =
   | { type: 'rss'; maxRssBytes: number; cpuMs: number }
   | { type: 'cpu'; cpuMs: number }
   | { type: 'connected' }
+  | { type: 'warm' }
   | { type: 'error'; message: string }
 
 const send = (reply: NodeReply): void => {
@@ -145,6 +148,10 @@ async function main(): Promise<void> {
       void Promise.allSettled(m.addrs.filter((a) => a !== mine).map((a) => libp2p.dial(multiaddr(a))))
         .then(() => send({ type: 'connected' }))
         .catch((err: Error) => send({ type: 'error', message: err.message }))
+    } else if (m.cmd === 'warm-up') {
+      warmUp(libp2p)
+        .then(() => send({ type: 'warm' }))
+        .catch((err: Error) => send({ type: 'error', message: err.message }))
     } else if (m.cmd === 'cpu') {
       send({ type: 'cpu', cpuMs: cpuMsSoFar() })
     } else if (m.cmd === 'exit') {
@@ -167,6 +174,25 @@ async function main(): Promise<void> {
         .finally(() => setTimeout(() => process.exit(0), 50))
     }
   })
+}
+
+/**
+ * A running node has made connections before it fetches anything (LAN, DHT),
+ * so its connection code is compiled and optimised; a fresh process pays for
+ * that inside its first download. Three connections, each held while identify
+ * and the DHT's first exchange run, to a peer that never learns of the others.
+ */
+async function warmUp(libp2p: Awaited<ReturnType<typeof createTuttiLibp2p>>): Promise<void> {
+  const other = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
+  try {
+    for (let i = 0; i < 3; i++) {
+      const connection = await libp2p.dial(other.getMultiaddrs()[0]!)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await connection.close()
+    }
+  } finally {
+    await other.stop()
+  }
 }
 
 /** CPU this process has used so far (ms). */

@@ -8,8 +8,12 @@
  * single-pair throughput as a ratio to a bare libp2p stream moving the same
  * bytes in the same run, and peak RSS per node.
  *
- * Two starts: `swarm` (the nodes are strangers until the clock starts: every
- * connection, handshake and DHT exchange is inside the measured time) and
+ * Three starts: `swarm` (the nodes are strangers until the clock starts: every
+ * connection, handshake and DHT exchange is inside the measured time, in
+ * processes that have never made a connection), `swarm-warm` (strangers too,
+ * but each node has first been connected to an unrelated peer, as a node that
+ * has been running has — LAN, DHT — so its connection code is warm: this
+ * separates the fresh process's warm-up from the swarm's own start) and
  * `swarm-connected` (every node already connected to every other, as a
  * party's members are, so the time is the transfer's alone).
  *
@@ -54,7 +58,7 @@ const U_SEED = 4 * MiB
 const U_LEECH = 2 * MiB
 const REPS = Number(process.env.BENCH_REPS ?? 3)
 const NS = (process.env.BENCH_N ?? '4,9').split(',').map(Number)
-const MODES = (process.env.BENCH_MODES ?? 'swarm,swarm-connected,client-server,aria2,pair').split(',')
+const MODES = (process.env.BENCH_MODES ?? 'swarm,swarm-warm,swarm-connected,client-server,aria2,pair').split(',')
 /** Regular upload slots per node in swarm mode (the swarm's default is 4). */
 const SLOTS = process.env.BENCH_SLOTS === undefined ? undefined : Number(process.env.BENCH_SLOTS)
 
@@ -136,7 +140,7 @@ async function stopAll(procs: Proc[]): Promise<{ rss: number[]; cpuMs: number[] 
 async function runSwarm(
   songPath: string,
   n: number,
-  mode: 'swarm' | 'swarm-connected' | 'client-server',
+  mode: 'swarm' | 'swarm-warm' | 'swarm-connected' | 'client-server',
   work: string,
 ): Promise<{ seconds: number; rss: number[]; cpuSec: number }> {
   const seeder = await spawnNode({
@@ -157,6 +161,13 @@ async function runSwarm(
     ),
   )
   const providers = mode === 'client-server' ? [seeder.addr] : [seeder, ...leechers].map((p) => p.addr)
+  if (mode === 'swarm-warm') {
+    const nodes = [seeder, ...leechers]
+    for (const p of nodes) p.send({ cmd: 'warm-up' })
+    await Promise.all(nodes.map((p) => p.next('warm')))
+    // The throwaway peer is gone; the dials and queries that still name it fail before the clock starts.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
   if (mode === 'swarm-connected') {
     // Each pair dials once (leecher i dials the seeder and leechers 0..i-1): no duplicate connections.
     for (const [i, l] of leechers.entries()) l.send({ cmd: 'connect', addrs: providers.slice(0, i + 1) })
@@ -241,7 +252,7 @@ async function main(): Promise<void> {
     for (const n of NS) {
       const dMin = Math.max(F / U_SEED, (n * F) / (U_SEED + n * U_LEECH))
       const dCs = (n * F) / U_SEED
-      for (const mode of ['swarm', 'swarm-connected', 'client-server'] as const) {
+      for (const mode of ['swarm', 'swarm-warm', 'swarm-connected', 'client-server'] as const) {
         if (!MODES.includes(mode)) continue
         const ratios: number[] = []
         const secs: number[] = []
