@@ -24,6 +24,7 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { log } from '../shared/logger.ts'
 import { corkedTcp } from './corked-tcp.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 
 const logger = log('net')
 
@@ -118,7 +119,7 @@ export async function createTuttiLibp2p(options: TuttiLibp2pOptions = {}): Promi
         : {}),
     },
     transports: [corkedTcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: peerDiscovery as never,
     connectionManager: {
