@@ -58,7 +58,8 @@ const U_SEED = 4 * MiB
 const U_LEECH = 2 * MiB
 const REPS = Number(process.env.BENCH_REPS ?? 3)
 const NS = (process.env.BENCH_N ?? '4,9').split(',').map(Number)
-const MODES = (process.env.BENCH_MODES ?? 'swarm,swarm-warm,swarm-connected,client-server,aria2,pair').split(',')
+const ALL_MODES = 'swarm,swarm-warm,swarm-connected,client-server,aria2,pair'
+const MODES = (process.env.BENCH_MODES ?? ALL_MODES).split(',')
 /** Regular upload slots per node in swarm mode (the swarm's default is 4). */
 const SLOTS = process.env.BENCH_SLOTS === undefined ? undefined : Number(process.env.BENCH_SLOTS)
 
