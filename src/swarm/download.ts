@@ -21,7 +21,7 @@ import { hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
 import { DownloadCancelledError, explainWriteError, NoProvidersError } from './errors.ts'
 import { probeSongName, songFileName } from './naming.ts'
 import { estimateDeliveryMs, type PeerView, pickRequests, pipelineDepth } from './picker.ts'
-import { RateMeter } from './rate.ts'
+import { DeliveryRate, RateMeter } from './rate.ts'
 import { PAUSED_MARKER } from './resume.ts'
 import { type ClientMessage, type ServerMessage, SWARM_PROTOCOL } from './schema.ts'
 import { sniffAudio } from './sniff.ts'
@@ -93,7 +93,7 @@ class PeerLink {
   interested = true
   readonly inFlight = new Map<number, number>()
   readonly received = new RateMeter()
-  throughputBps: number | undefined
+  readonly delivery = new DeliveryRate()
   /**
    * Round trip, from above: the quickest exchange so far (the hello and its
    * handshake, then any piece from request to arrival). No ping stream of its
@@ -102,7 +102,6 @@ class PeerLink {
   rttMs: number | undefined
   /** Smoothed time from request to arrival (includes queueing at the peer). */
   latencyMs: number | undefined
-  lastArrival = 0
   bytes = 0
   closed = false
 
@@ -493,7 +492,7 @@ export class Download {
         for (const [piece, sentAt] of link.inFlight) {
           if (now - sentAt < limit) continue
           this.#dropRequest(link, piece, true)
-          link.throughputBps = (link.throughputBps ?? 65536) / 2
+          link.delivery.bps = (link.delivery.bps ?? 65536) / 2
         }
       }
       this.#connectMore()
@@ -717,11 +716,7 @@ export class Download {
       return
     }
     const now = this.#deps.clock.now()
-    // Service time of this piece: since it was requested or since the previous one arrived, whichever is later.
-    const serviceMs = Math.max(1, now - Math.max(sentAt, link.lastArrival))
-    const sample = (data.byteLength * 1000) / serviceMs
-    link.throughputBps = link.throughputBps === undefined ? sample : 0.7 * link.throughputBps + 0.3 * sample
-    link.lastArrival = now
+    link.delivery.arrived(data.byteLength, sentAt, now)
     const latency = now - sentAt
     link.latencyMs = link.latencyMs === undefined ? latency : 0.8 * link.latencyMs + 0.2 * latency
     link.rttMs = Math.min(link.rttMs ?? latency, latency)
@@ -821,7 +816,7 @@ export class Download {
       has: link.has ?? new Uint8Array(0),
       choked: link.choked,
       rttMs: link.rttMs,
-      throughputBps: link.throughputBps,
+      throughputBps: link.delivery.bps,
       load: link.load,
       inFlight: link.inFlight.size,
       maxInFlight: depth,
