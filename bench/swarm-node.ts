@@ -226,9 +226,13 @@ function traceDownload(
     if (!firstPieceAt.has(k)) firstPieceAt.set(k, performance.now() - t0)
     const bin = Math.floor((performance.now() - t0) / 250)
     ramp[bin] = (ramp[bin] ?? 0) + 1
+    fromBins[k] ??= []
+    fromBins[k][bin] = (fromBins[k][bin] ?? 0) + 1
   })
   /** Pieces verified in each 250 ms since the start (summed over leechers: the swarm's ramp-up). */
   const ramp: number[] = []
+  /** The same, per source: summed over leechers, each sender's upload over time. */
+  const fromBins: Record<string, number[]> = {}
   let last = -1
   const timer = setInterval(() => {
     const d = swarm.list()[0]
@@ -259,8 +263,11 @@ function traceDownload(
         ([k, at]) =>
           `${k}:${at.toFixed(0)}/${unchokeAt.get(k)?.toFixed(0)}/${firstPieceAt.get(k)?.toFixed(0)}`,
       )
+    const perSource = Object.entries(fromBins)
+      .map(([k, bins]) => `  from ${k} ${Array.from(bins, (n) => n ?? 0).join(' ')}\n`)
+      .join('')
     process.stderr.write(
-      `[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms} conns ${JSON.stringify(connEvents)}\n  link/unchoke/piece ${peers.join(' ')}\n  pieces per 250 ms ${Array.from(ramp, (n) => n ?? 0).join(' ')}\n`,
+      `[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms} conns ${JSON.stringify(connEvents)}\n  link/unchoke/piece ${peers.join(' ')}\n  pieces per 250 ms ${Array.from(ramp, (n) => n ?? 0).join(' ')}\n${perSource}`,
     )
   }
 }

@@ -28,7 +28,8 @@
  * pair's first piece, last piece and done times), the connections it opened, and
  * for each source when its link was up, when it first unchoked us and when its
  * first piece arrived (ms), and the pieces it verified in each 250 ms (summed over
- * the leechers: the swarm's ramp-up); BENCH_EARLY=1 adds the sources' state every
+ * the leechers: the swarm's ramp-up), in all and per source (`from <id> …`; summed
+ * over the leechers, each sender's upload over time); BENCH_EARLY=1 adds the sources' state every
  * 250 ms for the first 5 s.
  * BENCH_PROF=DIR writes each node's CPU profile from ready to exit (with BENCH_PROF_DOWNLOAD=1, only
  * from each download's start to its end: the leecher's side alone, without the bare stream).
