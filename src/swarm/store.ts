@@ -21,7 +21,6 @@ import { dirname, join } from 'node:path'
 import {
   decodeManifest,
   encodeManifest,
-  hashFile,
   type Manifest,
   pieceCount,
   pieceLength,
@@ -30,6 +29,7 @@ import {
 import { isDiskFull } from '../shared/errors.ts'
 import { countPieces, createBitfield, hasPiece, isValidBitfield, setPiece } from './bitfield.ts'
 import { CorruptSongError } from './errors.ts'
+import { songMatchesCid } from './song-check.ts'
 
 /**
  * Piece reads and writes use the synchronous fs calls on purpose: a 64 KiB
@@ -145,8 +145,8 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
   let verified: Promise<void> | undefined
   const verify = (): Promise<void> => {
     // The data's fdatasync (libuv's pool) and the whole-file check (this thread, from the page cache) overlap.
-    verified ??= Promise.all([flush(), hashFile(dataPath)]).then(([, check]) => {
-      if (check.cid !== cid) throw new CorruptSongError(cid)
+    verified ??= Promise.all([flush(), songMatchesCid(fh.fd, cid, manifest)]).then(([, matches]) => {
+      if (!matches) throw new CorruptSongError(cid)
     })
     return verified
   }
