@@ -32,6 +32,9 @@ export class RateMeter {
   }
 }
 
+/** Arrivals closer together than this are one delivery-rate sample. */
+const MIN_SAMPLE_MS = 1
+
 /**
  * How fast a peer delivers while it has our requests (bytes/s, smoothed).
  * A sample is the bytes that arrived over the time since the request went
@@ -62,5 +65,3 @@ export class DeliveryRate {
     this.#bytes = 0
   }
 }
-
-const MIN_SAMPLE_MS = 1
