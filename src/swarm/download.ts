@@ -826,8 +826,8 @@ export class Download {
   /**
    * A reader waits for a piece that a peer would send only after pieces it
    * needs less: an uploader serves its queue in order, and against a slow
-   * uplink the pipeline grows deep (its queueing counts as latency in
-   * `pipelineDepth`), so the piece would wait behind all of them — seconds.
+   * uplink shared with other peers even the minimum pipeline (`MIN_PIPELINE`)
+   * is a second or more of queue, so the piece would wait behind all of it.
    * Wherever a peer's queue (past the oldest request, likely on the wire
    * already) holds a piece ahead of one the readers need sooner — or of a
    * critical piece it has that no one has been asked for yet, which would

@@ -235,17 +235,26 @@ export function pickRequests(input: PickInput): PickedRequest[] {
  * Pipelining depth for a peer (Little's law): enough requests to keep it busy
  * for one request latency at its measured rate, plus slack; bounded. The
  * latency is what a request actually takes to come back (on a busy host it is
- * far above the ping RTT), not the RTT alone.
+ * far above the ping RTT), not the RTT alone — but at most `QUEUE_ALLOWANCE_MS`
+ * above the RTT. Past that, the latency is our own queue at a peer whose
+ * upload cap (shared among the peers it serves) sets the pace: deeper
+ * requests there come back no sooner, only later, and the song's last pieces
+ * waited seconds behind them while other uploaders sat idle. Taken whole, the
+ * latency fed itself: at a 2 MiB/s leecher in bench:swarm it climbed to 1–2 s
+ * and the depth to 20–43.
  */
 export function pipelineDepth(
   peer: Pick<PeerView, 'rttMs' | 'throughputBps'> & { latencyMs?: number },
   pieceSize: number,
 ): number {
-  const latency = Math.max(peer.latencyMs ?? 0, peer.rttMs ?? PRIOR_RTT_MS)
+  const rtt = peer.rttMs ?? PRIOR_RTT_MS
+  const latency = Math.min(Math.max(peer.latencyMs ?? 0, rtt), rtt + QUEUE_ALLOWANCE_MS)
   const rate = peer.throughputBps ?? PRIOR_THROUGHPUT
   const bdp = Math.ceil((rate * latency) / 1000 / pieceSize)
   return Math.max(MIN_PIPELINE, Math.min(MAX_PIPELINE, bdp + 4))
 }
 
 export const MIN_PIPELINE = 8
+/** Latency above the RTT that `pipelineDepth` covers: a busy peer's processing, not a capped uplink's queue. */
+export const QUEUE_ALLOWANCE_MS = 50
 export const MAX_PIPELINE = 48

@@ -1,7 +1,7 @@
 // The swarm's rate estimates: pure, driven by hand-set times.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { pipelineDepth } from '../../src/swarm/picker.ts'
+import { MAX_PIPELINE, MIN_PIPELINE, pipelineDepth, QUEUE_ALLOWANCE_MS } from '../../src/swarm/picker.ts'
 import { DeliveryRate, RateMeter } from '../../src/swarm/rate.ts'
 
 const KiB = 1024
@@ -47,4 +47,26 @@ test('the byte meter decays with its time constant', () => {
   assert.equal(meter.rate(0), 1 * MiB)
   assert.ok(Math.abs(meter.rate(1_000) - MiB / Math.E) < 1)
   assert.equal(meter.total, 1 * MiB)
+})
+
+test('at a capped uploader our own queue does not deepen the pipeline: the depth settles, it does not climb', () => {
+  // A 2 MiB/s leecher serves five peers in turn; a request waits behind all of ours queued there.
+  const piece = 64 * KiB
+  const share = (2 * MiB) / 5
+  let depth = MIN_PIPELINE
+  for (let round = 0; round < 20; round++) {
+    const latencyMs = ((depth * piece) / share) * 1000 // ~160 ms per queued piece of ours
+    depth = pipelineDepth({ rttMs: 2, throughputBps: share, latencyMs }, piece)
+  }
+  // Taking the whole latency, each round added four and the depth reached the cap (48, ~7.7 s of queue).
+  assert.equal(depth, MIN_PIPELINE)
+})
+
+test('a fast peer whose processing takes a few tens of ms still gets the deep pipeline it needs', () => {
+  // The uncapped pair in bench:swarm: ~100 MiB/s, RTT 1 ms, a request back in ~30 ms on a busy host.
+  const depth = pipelineDepth({ rttMs: 1, throughputBps: 100 * MiB, latencyMs: 30 }, 64 * KiB)
+  assert.equal(depth, MAX_PIPELINE)
+  // Latency far past the RTT counts only up to the allowance.
+  const slow = pipelineDepth({ rttMs: 1, throughputBps: 10 * MiB, latencyMs: 2_000 }, 64 * KiB)
+  assert.equal(slow, Math.ceil((10 * MiB * (1 + QUEUE_ALLOWANCE_MS)) / 1000 / (64 * KiB)) + 4)
 })
