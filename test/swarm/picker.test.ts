@@ -136,3 +136,59 @@ test('leechers with different salts start on different pieces', () => {
   const b = pickRequests(input({ pieceCount: 64, availability: new Array(64).fill(1), peers, salt: 2 }))
   assert.notEqual(a[0]!.piece, b[0]!.piece)
 })
+
+test('at 20,000 pieces each peer still gets the rarest pieces it has, none had, asked or taken twice', () => {
+  for (const seed of [1, 2, 3]) {
+    let x = seed * 0x9e3779b1
+    const rnd = (): number => {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      return (x >>> 0) / 2 ** 32
+    }
+    const n = 20_000
+    const have = createBitfield(n)
+    for (let i = 0; i < n; i++) if (rnd() < 0.4) setPiece(have, i)
+    const availability = Array.from({ length: n }, () => Math.floor(rnd() * 10))
+    const requested = new Map<number, Set<string>>()
+    for (let i = 0; i < 50; i++) requested.set(Math.floor(rnd() * n), new Set(['a']))
+    const peers = ['a', 'b', 'c'].map((id, i) => {
+      const has = createBitfield(n)
+      for (let piece = 0; piece < n; piece++) if (rnd() < 0.6) setPiece(has, piece)
+      return peer(id, has, { maxInFlight: 3 + i, rttMs: 10 * (i + 1) })
+    })
+    const pick = (salt: number) =>
+      pickRequests(input({ pieceCount: n, have, availability, requested, peers, salt }))
+    const picks = pick(7)
+    const why = `seed ${seed}`
+    assert.equal(picks.length, 3 + 4 + 5, why)
+    assert.deepEqual(pick(7), picks, `${why}: the same input gives the same picks`)
+    assert.notDeepEqual(pick(8), picks, `${why}: another salt gives other picks`)
+    const picked = new Set(picks.map((p) => p.piece))
+    assert.equal(picked.size, picks.length, `${why}: no piece twice`)
+    const hasIt = (id: string, piece: number) =>
+      (peers.find((p) => p.id === id)!.has[piece >> 3]! & (0x80 >> (piece & 7))) !== 0
+    const had = (piece: number) => (have[piece >> 3]! & (0x80 >> (piece & 7))) !== 0
+    for (const { peer: id, piece } of picks) {
+      assert.ok(hasIt(id, piece) && !had(piece) && !requested.has(piece) && availability[piece]! > 0, why)
+    }
+    for (const id of ['a', 'b', 'c']) {
+      const mine = picks.filter((p) => p.peer === id).map((p) => availability[p.piece]!)
+      let rarestLeft = Number.POSITIVE_INFINITY
+      for (let piece = 0; piece < n; piece++) {
+        if (
+          hasIt(id, piece) &&
+          !had(piece) &&
+          !requested.has(piece) &&
+          !picked.has(piece) &&
+          availability[piece]! > 0
+        )
+          rarestLeft = Math.min(rarestLeft, availability[piece]!)
+      }
+      assert.ok(
+        Math.max(...mine) <= rarestLeft,
+        `${why}: peer ${id} got availability ${mine} with ${rarestLeft} left`,
+      )
+    }
+  }
+})
