@@ -10,7 +10,7 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { type Manifest, manifestMatches, pieceCount, pieceLength } from '../library/content-id.ts'
+import { type Manifest, manifestMatches, PIECE_SIZE, pieceCount, pieceLength } from '../library/content-id.ts'
 import type { Library } from '../library/types.ts'
 import { WireError } from '../net/framed.ts'
 import type { TuttiLibp2p } from '../net/libp2p.ts'
@@ -488,7 +488,7 @@ export class Download {
       // A request that takes far longer than the peer's own estimate goes back in the pool.
       for (const link of this.#links.values()) {
         const view = this.#view(link)
-        const limit = Math.max(5_000, 8 * estimateDeliveryMs(view, this.manifest?.pieceSize ?? 65536))
+        const limit = Math.max(5_000, 8 * estimateDeliveryMs(view, this.#pieceSize))
         for (const [piece, sentAt] of link.inFlight) {
           if (now - sentAt < limit) continue
           this.#dropRequest(link, piece, true)
@@ -806,7 +806,12 @@ export class Download {
 
   /** How many requests we keep outstanding at this peer. */
   #depth(link: PeerLink): number {
-    return pipelineDepth(link, this.manifest?.pieceSize ?? 65536)
+    return pipelineDepth(link, this.#pieceSize)
+  }
+
+  /** The song's piece size; Tutti's own until the manifest says otherwise. */
+  get #pieceSize(): number {
+    return this.manifest?.pieceSize ?? PIECE_SIZE
   }
 
   #view(link: PeerLink): PeerView {
