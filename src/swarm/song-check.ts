@@ -16,7 +16,7 @@ import {
   hashPiece,
   MAX_SONG_BYTES,
   type Manifest,
-  manifestCid,
+  manifestMatches,
   pieceCount,
 } from '../library/content-id.ts'
 
@@ -45,5 +45,5 @@ export async function songMatchesCid(fd: number, cid: string, manifest: Manifest
     offset += length
     if (offset < size) await new Promise((resolve) => setImmediate(resolve))
   }
-  return (await manifestCid({ size, pieceSize, pieceHashes })).toString() === cid
+  return manifestMatches(cid, { size, pieceSize, pieceHashes })
 }
