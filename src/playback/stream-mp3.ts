@@ -16,8 +16,10 @@
  * or Lavf tag in an Info frame, output sample 0 is raw decoder sample
  * `encoderDelay + 529` and the song ends `padding` samples before the last
  * frame does; without a tag, nothing is trimmed (and the frame count is
- * estimated from the file size). VBR files (a Xing tag, or bitrates that
- * change) and Info frames without gapless figures do not stream.
+ * estimated from the file size). Info frames without gapless figures, and
+ * bitrates that change without a Xing tag, do not stream; a VBR file (a Xing
+ * tag with its frame count and gapless figures) streams from its start
+ * (./stream-sequential.ts).
  */
 import { CorruptAudioError } from './errors.ts'
 import {
@@ -27,6 +29,7 @@ import {
   readLameGapless,
   skipId3v2,
 } from './mp3-info.ts'
+import { sequentialStreamable } from './stream-sequential.ts'
 import { type ByteSource, collect, type StreamableSource } from './stream-song.ts'
 
 /** Largest reach of a frame's main data into earlier frames (main_data_begin is 9 bits). */
@@ -65,7 +68,8 @@ export async function mp3Streamable(
   if (first === undefined) return undefined
   const tagAt = 4 + first.sideInfoBytes
   const tag = String.fromCharCode(...firstBytes.subarray(tagAt, tagAt + 4))
-  if (tag === 'Xing') return undefined // VBR: a position's frame cannot be found from its byte offset
+  // VBR: a position's frame cannot be found from its byte offset, so it streams from the start.
+  if (tag === 'Xing') return vbrStreamable(firstBytes, first, source)
   const tagged = tag === 'Info'
   const gapless = tagged ? readLameGapless(firstBytes) : undefined
   if (tagged && gapless === undefined) return undefined // mpg123's trimming is not known here
@@ -164,6 +168,31 @@ export async function mp3Streamable(
       }
     },
   }
+}
+
+/**
+ * A VBR MP3 (its first frame a Xing tag) as a sequential source, when the tag
+ * gives the frame count and LAME's gapless figures: then its length is known
+ * (trimmed as for a CBR file's Info frame, above). Otherwise undefined.
+ */
+function vbrStreamable(
+  tagFrame: Uint8Array,
+  first: Mp3FrameHeader,
+  source: ByteSource,
+): StreamableSource | undefined {
+  const gapless = readLameGapless(tagFrame)
+  if (gapless?.frames === undefined) return undefined
+  const frames = gapless.frames * first.samplesPerFrame - gapless.encoderDelay - gapless.padding
+  if (frames <= 0) return undefined
+  // mpg123-decoder hands back two channels for mono streams too, as in the whole-file decode.
+  const shape = { kind: 'VBR MP3', channels: 2, sampleRate: first.sampleRate, frames }
+  return sequentialStreamable(source, shape, async () => {
+    const { MPEGDecoder } = await import('mpg123-decoder')
+    const decoder = new MPEGDecoder()
+    await decoder.ready
+    // A frame decodes once all its bytes are in: nothing is left over at the end.
+    return { decode: (chunk) => decoder.decode(chunk), flush: () => undefined, free: () => decoder.free() }
+  })
 }
 
 /**

@@ -9,8 +9,10 @@
  *
  * Formats that can start mid-file: WAV (./stream-wav.ts: any frame is a byte
  * offset) and constant-bitrate MP3 (./stream-mp3.ts: decoded from a frame
- * boundary a few frames early, whose output is thrown away). Others (VBR MP3,
- * FLAC, Ogg Opus) need the whole file: `streamSong` answers undefined.
+ * boundary a few frames early, whose output is thrown away). FLAC and VBR
+ * MP3 stream too, but only from their start (./stream-sequential.ts): the
+ * party's position plays once everything before it is in. Ogg Opus needs the
+ * whole file: `streamSong` answers undefined.
  */
 import { type DecodedSong, detectFormat } from './decode.ts'
 import { resampleArrived, resampledLength } from './resample.ts'
@@ -41,6 +43,8 @@ export interface StreamableSource {
   sampleRate: number
   /** Source frames in the whole song (exactly what a whole-file decode gives). */
   frames: number
+  /** Decodes only from frame 0 on: `fill` is called once, from 0 (./stream-sequential.ts). */
+  sequential?: boolean
   /**
    * Decode source frames [from, to) into `into` (planar, `frames` long) as
    * their bytes arrive; after each step `progress(upTo)` says frames
@@ -75,7 +79,7 @@ export async function streamSong(
   source: ByteSource,
   options: StreamSongOptions,
   /** Only these formats (default: every one that can stream). */
-  formats: ReadonlyArray<'wav' | 'mp3'> = ['wav', 'mp3'],
+  formats: ReadonlyArray<'wav' | 'mp3' | 'flac'> = ['wav', 'mp3', 'flac'],
 ): Promise<DecodedSong | undefined> {
   const head = await collect(source, 0, Math.min(source.size, HEAD_BYTES) - 1, options.signal)
   const format = detectFormat(head)
@@ -86,6 +90,9 @@ export async function streamSong(
   } else if (format === 'mp3' && formats.includes('mp3')) {
     const { mp3Streamable } = await import('./stream-mp3.ts')
     streamable = await mp3Streamable(head, source, options.signal)
+  } else if (format === 'flac' && formats.includes('flac')) {
+    const { flacStreamable } = await import('./stream-sequential.ts')
+    streamable = flacStreamable(head, source)
   }
   return streamable === undefined ? undefined : streamDecoded(streamable, options)
 }
@@ -103,11 +110,14 @@ export async function streamDecoded(
   const out = Array.from({ length: stream.channels }, () => new Float32Array(outFrames))
   if (resampleArrived(src[0], 0, 0, srcRate, outRate, out[0]) === undefined) return undefined
 
-  const startFrame = Math.min(
+  const wanted = Math.min(
     srcFrames,
     Math.max(0, Math.floor((options.startAt - (options.backSec ?? 0.25)) * srcRate)),
   )
+  // A sequential source fills from its start, in one pass; the audio is there once it passes `wanted`.
+  const startFrame = stream.sequential === true ? 0 : wanted
   const startOut = Math.round((startFrame * outRate) / srcRate)
+  const wantedOut = Math.round((wanted * outRate) / srcRate)
   const song: DecodedSong = {
     sampleRate: outRate,
     channels: out,
@@ -133,7 +143,7 @@ export async function streamDecoded(
       (upTo) => {
         const r = arrived(startFrame, upTo, song.ready?.to ?? 0)
         if (r !== undefined && song.ready !== undefined) song.ready = { from: r.from, to: r.to }
-        if (song.ready !== undefined && song.ready.to - startOut >= leadFrames) firstAudio?.()
+        if (song.ready !== undefined && song.ready.to - wantedOut >= leadFrames) firstAudio?.()
       },
       options.signal,
     )

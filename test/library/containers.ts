@@ -51,6 +51,14 @@ function u32be(n: number): Buffer {
 
 const FLAC_BLOCK = 4096
 
+/** A frame number as FLAC codes it (UTF-8's scheme; fixtures stay under 2^16 frames, ~25 minutes). */
+function flacFrameNumber(n: number): number[] {
+  if (n < 0x80) return [n]
+  if (n < 0x800) return [0xc0 | (n >> 6), 0x80 | (n & 0x3f)]
+  if (n < 0x10000) return [0xe0 | (n >> 12), 0x80 | ((n >> 6) & 0x3f), 0x80 | (n & 0x3f)]
+  throw new Error('fixture too long for its frame numbers')
+}
+
 /** Mono 16-bit 44.1 kHz FLAC of `samples` (int16 values), with a Vorbis comment. */
 export function flacBytes(samples: Int16Array, tags: Tags): Buffer {
   const rate = 44_100
@@ -76,9 +84,16 @@ export function flacBytes(samples: Int16Array, tags: Tags): Buffer {
   ]
   for (let frame = 0, at = 0; at < total; frame++, at += FLAC_BLOCK) {
     const n = Math.min(FLAC_BLOCK, total - at)
-    if (frame > 0x7f) throw new Error('fixture too long for one-byte frame numbers')
     // Sync + fixed blocking; block size "16-bit at end" (0111), 44.1 kHz (1001); mono, 16 bps; frame number.
-    const header = Buffer.from([0xff, 0xf8, 0x79, 0x08, frame, ((n - 1) >> 8) & 0xff, (n - 1) & 0xff])
+    const header = Buffer.from([
+      0xff,
+      0xf8,
+      0x79,
+      0x08,
+      ...flacFrameNumber(frame),
+      ((n - 1) >> 8) & 0xff,
+      (n - 1) & 0xff,
+    ])
     const body = Buffer.alloc(1 + 2 * n)
     body[0] = 0x02 // subframe: VERBATIM, no wasted bits
     for (let i = 0; i < n; i++) body.writeInt16BE(samples[at + i], 1 + 2 * i)

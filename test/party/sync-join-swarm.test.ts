@@ -1,4 +1,4 @@
-// A member who joins mid-song without the song on disk fetches it through the swarm from the party and plays it within 2 ms of the host (its clock offset by seconds and drifting), from verified bytes identical to the host's file; behind a slow host uplink, a WAV or CBR MP3 song plays from the party's position before its download completes.
+// A member who joins mid-song without the song on disk fetches it through the swarm from the party and plays it within 2 ms of the host (its clock offset by seconds and drifting), from verified bytes identical to the host's file; behind a slow host uplink, a WAV, CBR MP3 or FLAC song plays from the party's position before its download completes.
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,6 +19,7 @@ import { type Clock, monotonicClock } from '../../src/shared/clock.ts'
 import { mulberry32 } from '../../src/shared/random.ts'
 import { createSwarm, type Swarm } from '../../src/swarm/index.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { flacBytes } from '../library/containers.ts'
 import { FakeLibrary } from '../swarm/helpers.ts'
 
 const SONG_SECONDS = 90
@@ -239,6 +240,18 @@ async function writeMp3Song(dir: string, seconds: number): Promise<string> {
   return path
 }
 
+/** Deterministic noise over a tone, mono 16-bit 44.1 kHz FLAC (verbatim frames, ~88 KB a second). */
+async function writeFlacSong(dir: string, seconds: number): Promise<string> {
+  const random = mulberry32(13)
+  const samples = Int16Array.from(
+    { length: 44_100 * seconds },
+    (_, i) => 9000 * Math.sin(i * 0.05) + (random() - 0.5) * 9000,
+  )
+  const path = join(dir, 'song.flac')
+  await writeFile(path, flacBytes(samples, { title: 'Noise', artist: 'Test', album: 'Test' }))
+  return path
+}
+
 const STREAMING_CASES = [
   {
     what: '44.1 kHz WAV, resampled',
@@ -254,6 +267,14 @@ const STREAMING_CASES = [
     write: (dir: string) => writeMp3Song(dir, 120),
     // ~1.9 MB (30 pieces) at 64 KiB/s (4x the song's bitrate): ~30 s for the whole file; the head and the audio at the position are 2 pieces.
     uploadRate: 64 * 1024,
+    joinAfter: 12,
+  },
+  {
+    what: 'FLAC (decoded from its start, as the bytes arrive in order)',
+    seconds: 60,
+    write: (dir: string) => writeFlacSong(dir, 60),
+    // 5.3 MB at 256 KiB/s: ~20 s for the whole file; the audio up to the position is ~1.2 MB of it.
+    uploadRate: 256 * 1024,
     joinAfter: 12,
   },
 ]

@@ -1,6 +1,8 @@
-/** Shared by the streaming tests: deterministic audio and a byte source whose early ranges wait. */
+/** Shared by the streaming tests: deterministic audio, byte sources whose ranges wait, and the comparison with a whole-file decode. */
+import assert from 'node:assert/strict'
 import type { Pcm } from '../../src/library/demo/synth.ts'
-import type { ByteSource } from '../../src/playback/stream-song.ts'
+import { decodeAudio } from '../../src/playback/decode.ts'
+import { type ByteSource, streamSong } from '../../src/playback/stream-song.ts'
 
 /** Deterministic stereo noise (amplitude ±0.4), optionally over tones so that every MP3 frame differs. */
 export function noise(rate: number, seconds: number, { tones = false } = {}): Pcm {
@@ -16,12 +18,15 @@ export function noise(rate: number, seconds: number, { tones = false } = {}): Pc
   return { sampleRate: rate, left, right }
 }
 
+/** A promise that settles when `release()` is called. */
+function gate(): { released: Promise<void>; release: () => void } {
+  const { promise, resolve } = Promise.withResolvers<void>()
+  return { released: promise, release: () => resolve() }
+}
+
 /** Serves byte ranges in 4 KiB chunks; a range that starts inside (0, holdBefore) waits for `release()` (the head at 0 never does). */
 export function gatedSource(bytes: Uint8Array, holdBefore: number) {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => {
-    release = resolve
-  })
+  const { released, release } = gate()
   const source: ByteSource = {
     size: bytes.length,
     async *read(start, end) {
@@ -33,4 +38,75 @@ export function gatedSource(bytes: Uint8Array, holdBefore: number) {
     },
   }
   return { source, release }
+}
+
+/** Serves byte ranges in 4 KiB chunks; bytes from `available` on wait for `release()` (a download that has its first part). */
+export function prefixSource(bytes: Uint8Array, available: number) {
+  const { released, release } = gate()
+  const source: ByteSource = {
+    size: bytes.length,
+    async *read(start, end) {
+      for (let at = start; at <= end; at += 4096) {
+        await new Promise((resolve) => setImmediate(resolve))
+        const stop = Math.min(end + 1, at + 4096)
+        if (stop > available) await released
+        yield bytes.subarray(at, stop)
+      }
+    },
+  }
+  return { source, release }
+}
+
+/** Ready samples within this of the whole-file decode: float rounding in the decoder and resampler, far below one 16-bit step. */
+export const SAME = 1e-5
+
+/** The largest difference between two planar signals over frames [from, to), and where it is. */
+export function worstDifference(
+  a: Float32Array[],
+  b: Float32Array[],
+  from: number,
+  to: number,
+): { worst: number; at: number } {
+  let worst = 0
+  let at = -1
+  for (let c = 0; c < a.length; c++)
+    for (let i = from; i < to; i++) {
+      const d = Math.abs(a[c][i] - b[c][i])
+      if (d > worst) {
+        worst = d
+        at = i
+      }
+    }
+  return { worst, at }
+}
+
+/**
+ * Streams the song `bytes` from `source` at `startAt`, beside its whole-file decode: the song must come back
+ * with the whole decode's length and channels. `finished()` waits (up to 10 s) for the stream's end and
+ * returns how it ended: undefined, an error, or 'pending'.
+ */
+export async function streamBesideWhole(
+  bytes: Uint8Array,
+  source: ByteSource,
+  startAt: number,
+  outRate: number,
+) {
+  const whole = await decodeAudio(bytes, { outputSampleRate: outRate })
+  let done: Error | undefined | 'pending' = 'pending'
+  const song = await streamSong(source, {
+    startAt,
+    outputSampleRate: outRate,
+    onDone: (err) => {
+      done = err
+    },
+  })
+  assert.ok(song, 'it streams')
+  assert.equal(song.frames, whole.frames, 'the same length as the whole-file decode, from the first moment')
+  assert.equal(song.channels.length, whole.channels.length)
+  const finished = async (): Promise<Error | undefined | 'pending'> => {
+    for (let i = 0; i < 2000 && done === 'pending'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    return done
+  }
+  return { whole, song, outcome: () => done, finished }
 }

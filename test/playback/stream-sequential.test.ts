@@ -1,0 +1,149 @@
+// FLAC and VBR MP3 that are still arriving stream from their start: the song resolves once the audio up to the
+// party's position is decoded while the rest has not arrived, its length is the whole-file decode's from the first
+// moment (from STREAMINFO, or the Xing frame count and gapless figures), its ready samples are the whole-file
+// decode's, and it is whole once every byte is in. Headers that leave the length open, and files shorter than
+// their header says, do not play wrong audio.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { encodeMp3 } from '../../src/library/demo/encode.ts'
+import type { DecodedSong } from '../../src/playback/decode.ts'
+import { CorruptAudioError } from '../../src/playback/errors.ts'
+import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
+import { readFlacStreamInfo } from '../../src/playback/stream-sequential.ts'
+import { streamSong } from '../../src/playback/stream-song.ts'
+import { flacBytes } from '../library/containers.ts'
+import {
+  gatedSource,
+  noise,
+  prefixSource,
+  SAME,
+  streamBesideWhole,
+  worstDifference,
+} from './stream-helpers.ts'
+
+const OUT = 48_000
+const tags = { title: 't', artist: 'a', album: 'b' }
+
+/** A mono 44.1 kHz FLAC of `seconds` of tones and noise. */
+function flacSong(seconds: number): Uint8Array {
+  const pcm = noise(44_100, seconds, { tones: true })
+  return flacBytes(
+    Int16Array.from(pcm.left, (x) => Math.round(x * 20_000)),
+    tags,
+  )
+}
+
+/** A VBR MP3: two CBR encodes (128 and 192 kbps) back to back, behind a Xing frame with LAME's gapless figures. */
+function vbrMp3(): Uint8Array {
+  const a = encodeMp3(noise(44_100, 3, { tones: true }), tags, { kbps: 128 })
+  const b = encodeMp3(noise(44_100, 3, { tones: true }), tags, { kbps: 192 })
+  const joined = Buffer.concat([a, b.subarray(skipId3v2(b))])
+  const mp3 = withLameInfoFrame(joined, { encoderDelay: 576, sourceSamples: 6 * 44_100 })
+  const at = Buffer.from(mp3).indexOf('Info')
+  assert.ok(at > 0)
+  mp3.set(Buffer.from('Xing'), at)
+  return mp3
+}
+
+/**
+ * Stream `bytes` with only the first `available` bytes there: the song comes back with the audio up to
+ * `startAt` (and a little past) decoded, equal to the whole-file decode; it is whole and equal once the rest is in.
+ */
+async function streamsFromTheStart(bytes: Uint8Array, available: number, startAt: number, rate: number) {
+  const { source, release } = prefixSource(bytes, available)
+  const { whole, song, outcome, finished } = await streamBesideWhole(bytes, source, startAt, OUT)
+  assert.equal(song.sourceSampleRate, rate)
+  const ready = song.ready ?? assert.fail('still arriving')
+  assert.equal(ready.from, 0, 'from the start')
+  assert.ok(ready.to >= startAt * OUT, `ready ${JSON.stringify(ready)} reaches ${startAt * OUT}`)
+  assert.ok(ready.to < whole.frames, 'the end has not arrived')
+  const partial = worstDifference(song.channels, whole.channels, 0, ready.to)
+  assert.ok(partial.worst < SAME, `ready samples equal the whole-file decode (worst ${partial.worst})`)
+  assert.equal(outcome(), 'pending')
+  release()
+  assert.equal(await finished(), undefined, 'finished without error')
+  assert.equal(song.ready, undefined, 'whole')
+  const all = worstDifference(song.channels, whole.channels, 0, whole.frames)
+  assert.ok(all.worst < SAME, `every sample equals the whole-file decode (worst ${all.worst})`)
+}
+
+/** Resolves to the song, or to 'waiting' if it has not come back within `ms`. */
+async function within(promise: Promise<DecodedSong | undefined>, ms: number) {
+  return Promise.race([
+    promise,
+    new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms)),
+  ])
+}
+
+describe('streaming a FLAC from its start', () => {
+  it('plays the position once the bytes before it are in, equal to the whole-file decode', async () => {
+    const flac = flacSong(8)
+    // 16-bit mono verbatim: ~88 KB a second. The first 4.5 s are there; the party is at 3 s.
+    await streamsFromTheStart(flac, 4.5 * 88_200, 3, 44_100)
+  })
+
+  it('waits while the position has not arrived', async () => {
+    const flac = flacSong(8)
+    const { source, release } = prefixSource(flac, 2 * 88_200)
+    const pending = streamSong(source, { startAt: 6, outputSampleRate: OUT })
+    assert.equal(await within(pending, 300), 'waiting', 'nothing to play at 6 s with 2 s in')
+    release()
+    const song = await pending
+    assert.ok(song !== undefined && (song.ready === undefined || song.ready.to >= 6 * OUT))
+  })
+
+  it('reads STREAMINFO: rate, channels and sample count', () => {
+    const info = readFlacStreamInfo(flacSong(2))
+    assert.deepEqual(info, { sampleRate: 44_100, channels: 1, totalSamples: 2 * 44_100 })
+    assert.equal(readFlacStreamInfo(new Uint8Array(64)), undefined)
+  })
+
+  it('does not stream a FLAC whose STREAMINFO leaves the sample count open', async () => {
+    const flac = Uint8Array.from(flacSong(2))
+    // Total samples: the low 4 bits of STREAMINFO byte 13 and bytes 14-17.
+    flac[8 + 13] &= 0xf0
+    flac.fill(0, 8 + 14, 8 + 18)
+    assert.equal(readFlacStreamInfo(flac)?.totalSamples, 0)
+    const { source } = gatedSource(flac, 0)
+    assert.equal(await streamSong(source, { startAt: 0, outputSampleRate: OUT }), undefined)
+  })
+
+  it('a FLAC shorter than its STREAMINFO says ends with a clear error, its audio so far kept', async () => {
+    const full = flacSong(4)
+    const cut = full.subarray(0, Math.floor(full.length * 0.6))
+    const { source } = gatedSource(cut, 0)
+    let done: Error | undefined | 'pending' = 'pending'
+    const song = await streamSong(source, {
+      startAt: 0.5,
+      outputSampleRate: OUT,
+      onDone: (err) => {
+        done = err
+      },
+    })
+    assert.ok(song)
+    for (let i = 0; i < 2000 && done === 'pending'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    const outcome = done as Error | undefined | 'pending' // (set by onDone; TypeScript sees only 'pending')
+    assert.ok(outcome instanceof CorruptAudioError, `a CorruptAudioError, got ${String(outcome)}`)
+    assert.match(outcome.message, /FLAC ended after \d+ of its 176400 frames/)
+    const ready = song.ready ?? assert.fail('not whole')
+    assert.ok(ready.to > 2 * OUT, 'the part that arrived stays playable')
+  })
+})
+
+describe('streaming a VBR MP3 from its start', () => {
+  it('plays the position once the bytes before it are in, equal to the whole-file decode', async () => {
+    const mp3 = vbrMp3()
+    // The first 3 s are at 128 kbps (16 KB a second), the rest at 192: 4.2 s are in; the party is at 3.5 s.
+    await streamsFromTheStart(mp3, skipId3v2(mp3) + 3 * 16_000 + 1.2 * 24_000, 3.5, 44_100)
+  })
+
+  it('does not stream behind a Xing tag without gapless figures (its length is not known)', async () => {
+    const mp3 = vbrMp3()
+    const at = Buffer.from(mp3).indexOf('LAME')
+    assert.ok(at > 0)
+    mp3.set(Buffer.from('XXXX'), at)
+    const { source } = gatedSource(mp3, 0)
+    assert.equal(await streamSong(source, { startAt: 1, outputSampleRate: OUT }), undefined)
+  })
+})
