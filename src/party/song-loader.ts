@@ -93,6 +93,7 @@ export function createPartySongLoader(
 
   /** The whole file's audio into a streamed song whose stream stopped; the song is whole after. */
   async function fillFromWhole(
+    cid: string,
     song: DecodedSong,
     whole: Promise<{ path?: string }>,
     signal?: AbortSignal,
@@ -100,9 +101,21 @@ export function createPartySongLoader(
     const info = await whole
     if (info.path === undefined) throw new Error('the download has no file')
     const full = await components.decode(info.path, { signal })
-    if (full.frames !== song.frames || full.channels.length !== song.channels.length)
-      throw new Error(`the whole file decodes to ${full.frames} frames, the stream had ${song.frames}`)
-    for (const [c, channel] of full.channels.entries()) song.channels[c].set(channel)
+    if (full.frames === song.frames && full.channels.length === song.channels.length) {
+      for (const [c, channel] of full.channels.entries()) song.channels[c].set(channel)
+    } else {
+      // The header the stream went by misstated the length (a stale Xing frame count, a FLAC
+      // STREAMINFO that promises more, a CBR frame count estimated from the size): the whole file's
+      // decode is the song. The player reads channels and length afresh every block.
+      logger(
+        '%s decodes to %d frames, its header said %d: playing the whole decode',
+        cid,
+        full.frames,
+        song.frames,
+      )
+      song.channels = full.channels
+      song.frames = full.frames
+    }
     song.ready = undefined
   }
 
@@ -119,7 +132,7 @@ export function createPartySongLoader(
       let stopped = false
       let streamed: DecodedSong | undefined
       const complete = (song: DecodedSong) =>
-        void fillFromWhole(song, whole, options?.signal).catch((err: Error) => {
+        void fillFromWhole(cid, song, whole, options?.signal).catch((err: Error) => {
           if (!options?.signal?.aborted) logger('cannot complete %s: %s', cid, err.message)
         })
       streamed = await stream(cid, options?.startAt ?? 0, options?.signal, () => {

@@ -1,6 +1,7 @@
 // The party song loader: a song whose stream stops after it began to play (a provider gone) is completed from
 // the downloaded file — the player's song becomes whole and equal to a whole-file decode — rather than staying
-// partly silent; a stream that fails before it plays falls back to the whole file.
+// partly silent, and takes the whole file's length when the header the stream went by misstated it; a stream that
+// fails before it plays falls back to the whole file.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -9,6 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { encodeWav } from '../../src/library/demo/encode.ts'
 import { createPartySongLoader } from '../../src/party/song-loader.ts'
 import { type DecodedSong, decodeAudio, decodeAudioFile } from '../../src/playback/decode.ts'
+import { flacBytes } from '../library/containers.ts'
 import { noise } from '../playback/stream-helpers.ts'
 
 const RATE = 44_100
@@ -81,6 +83,29 @@ describe('party song loader', () => {
     for (let c = 0; c < whole.channels.length; c++)
       for (let i = 0; i < whole.frames; i++)
         worst = Math.max(worst, Math.abs(song.channels[c][i] - whole.channels[c][i]))
+    assert.ok(worst < 1e-6, `every sample equals the whole-file decode (worst ${worst})`)
+  })
+
+  it('plays the whole decode when the header the stream went by misstated the length', async () => {
+    // A FLAC whose STREAMINFO promises 4 s of its 3: the stream ends early, with an error, once it has played.
+    const samples = Int16Array.from(noise(RATE, 3).left, (x) => Math.round(x * 20_000))
+    const flac = Uint8Array.from(flacBytes(samples, { title: 't', artist: 'a', album: 'b' }))
+    new DataView(flac.buffer).setUint32(8 + 14, 4 * RATE, false)
+    const flacPath = join(dir, 'song.flac')
+    await writeFile(flacPath, flac)
+    const wholeFlac = await decodeAudio(flac, { outputSampleRate: 48_000 })
+    assert.equal(wholeFlac.frames, 3 * 48_000)
+    const { swarm, finish } = flakySwarm(flac, flacPath, Number.POSITIVE_INFINITY)
+    const song = await loaderFor(swarm)(CID, { startAt: 0.5 })
+    assert.ok(song, 'the song streams')
+    assert.equal(song.frames, 4 * 48_000, 'as long as its header says, at first')
+    finish()
+    for (let i = 0; i < 400 && song.ready !== undefined; i++) await new Promise((r) => setTimeout(r, 5))
+    assert.equal(song.ready, undefined, 'whole once the download is in')
+    assert.equal(song.frames, wholeFlac.frames, 'as long as the whole-file decode')
+    let worst = 0
+    for (let i = 0; i < wholeFlac.frames; i++)
+      worst = Math.max(worst, Math.abs(song.channels[0][i] - wholeFlac.channels[0][i]))
     assert.ok(worst < 1e-6, `every sample equals the whole-file decode (worst ${worst})`)
   })
 
