@@ -13,12 +13,14 @@
  * against it). The bytes go through the same decoders ./decode.ts uses on a
  * whole file, chunk by chunk as they arrive. A file whose header leaves the
  * length open (a FLAC without a sample count, a Xing tag without frames or
- * gapless figures) does not stream. Ogg Opus does not stream yet: its length
- * is the last page's granule position as ogg-opus-decoder trims it, and that
- * rule is the library's own.
+ * gapless figures) does not stream. Ogg Opus gives its length at its end
+ * (the last page's granule position, less the pre-skip), so its last bytes
+ * are read first. Should a header misstate the length after all, the stream
+ * ends with an error and the party's song loader completes the song from the
+ * whole file (src/party/song-loader.ts).
  */
 import { CorruptAudioError } from './errors.ts'
-import type { ByteSource, StreamableSource } from './stream-song.ts'
+import { type ByteSource, collect, type StreamableSource } from './stream-song.ts'
 
 /** One step of a streaming decoder: planar samples, `samplesDecoded` of them valid. */
 interface DecodedChunk {
@@ -35,7 +37,7 @@ export interface ChunkDecoder {
 }
 
 export interface SequentialShape {
-  /** For errors: "FLAC", "VBR MP3". */
+  /** For errors: "FLAC", "VBR MP3", "Ogg Opus". */
   kind: string
   channels: number
   sampleRate: number
@@ -118,4 +120,65 @@ export function flacStreamable(head: Uint8Array, source: ByteSource): Streamable
       return decoder
     },
   )
+}
+
+/** Where an Opus stream's last page is looked for: its final bytes (a page is at most ~64 KiB). */
+const OGG_TAIL_BYTES = 64 * 1024
+
+/** The identification header of an Ogg Opus file (its first page), or undefined when `head` has none. */
+export function readOpusHead(
+  head: Uint8Array,
+): { serial: number; channels: number; preSkip: number } | undefined {
+  if (head.length < 27 || String.fromCharCode(...head.subarray(0, 4)) !== 'OggS') return undefined
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  const segments = head[26]
+  const at = 27 + segments
+  if (head.length < at + 19 || String.fromCharCode(...head.subarray(at, at + 8)) !== 'OpusHead')
+    return undefined
+  return { serial: view.getUint32(14, true), channels: head[at + 9], preSkip: view.getUint16(at + 10, true) }
+}
+
+/** The largest granule position among the pages of stream `serial` that start in `tail`, or undefined. */
+export function lastGranule(tail: Uint8Array, serial: number): number | undefined {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength)
+  let last: number | undefined
+  for (let at = 0; at + 27 <= tail.length; at++) {
+    // "OggS", stream structure version 0, this stream's serial.
+    if (tail[at] !== 0x4f || tail[at + 1] !== 0x67 || tail[at + 2] !== 0x67 || tail[at + 3] !== 0x53) continue
+    if (tail[at + 4] !== 0 || view.getUint32(at + 14, true) !== serial) continue
+    const granule = view.getBigInt64(at + 6, true)
+    if (granule >= 0n && granule <= BigInt(Number.MAX_SAFE_INTEGER))
+      last = Math.max(last ?? 0, Number(granule))
+  }
+  return last
+}
+
+/** An Ogg Opus file as a sequential streamable source: its length from the last page, read first. */
+export async function opusStreamable(
+  head: Uint8Array,
+  source: ByteSource,
+  signal?: AbortSignal,
+): Promise<StreamableSource | undefined> {
+  const info = readOpusHead(head)
+  if (info === undefined || info.channels === 0) return undefined
+  const tailStart = Math.max(0, source.size - OGG_TAIL_BYTES)
+  const tail =
+    tailStart === 0 && head.length >= source.size
+      ? head
+      : await collect(source, tailStart, source.size - 1, signal)
+  const granule = lastGranule(tail, info.serial)
+  if (granule === undefined || granule <= info.preSkip) return undefined
+  // ogg-opus-decoder gives the header's channels and always 48 kHz.
+  const shape = {
+    kind: 'Ogg Opus',
+    channels: info.channels,
+    sampleRate: 48_000,
+    frames: granule - info.preSkip,
+  }
+  return sequentialStreamable(source, shape, async () => {
+    const { OggOpusDecoder } = await import('ogg-opus-decoder')
+    const decoder = new OggOpusDecoder()
+    await decoder.ready
+    return decoder
+  })
 }

@@ -9,10 +9,11 @@
  *
  * Formats that can start mid-file: WAV (./stream-wav.ts: any frame is a byte
  * offset) and constant-bitrate MP3 (./stream-mp3.ts: decoded from a frame
- * boundary a few frames early, whose output is thrown away). FLAC and VBR
- * MP3 stream too, but only from their start (./stream-sequential.ts): the
- * party's position plays once everything before it is in. Ogg Opus needs the
- * whole file: `streamSong` answers undefined.
+ * boundary a few frames early, whose output is thrown away). FLAC, VBR MP3
+ * and Ogg Opus stream too, but only from their start (./stream-sequential.ts):
+ * the party's position plays once everything before it is in. A file whose
+ * length its header leaves open needs the whole file: `streamSong` answers
+ * undefined.
  */
 import { type DecodedSong, detectFormat } from './decode.ts'
 import { resampleArrived, resampledLength } from './resample.ts'
@@ -79,7 +80,7 @@ export async function streamSong(
   source: ByteSource,
   options: StreamSongOptions,
   /** Only these formats (default: every one that can stream). */
-  formats: ReadonlyArray<'wav' | 'mp3' | 'flac'> = ['wav', 'mp3', 'flac'],
+  formats: ReadonlyArray<'wav' | 'mp3' | 'flac' | 'ogg-opus'> = ['wav', 'mp3', 'flac', 'ogg-opus'],
 ): Promise<DecodedSong | undefined> {
   const head = await collect(source, 0, Math.min(source.size, HEAD_BYTES) - 1, options.signal)
   const format = detectFormat(head)
@@ -93,6 +94,9 @@ export async function streamSong(
   } else if (format === 'flac' && formats.includes('flac')) {
     const { flacStreamable } = await import('./stream-sequential.ts')
     streamable = flacStreamable(head, source)
+  } else if (format === 'ogg-opus' && formats.includes('ogg-opus')) {
+    const { opusStreamable } = await import('./stream-sequential.ts')
+    streamable = await opusStreamable(head, source, options.signal)
   }
   return streamable === undefined ? undefined : streamDecoded(streamable, options)
 }

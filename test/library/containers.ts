@@ -155,8 +155,13 @@ function oggPage(
 const OPUS_PRE_SKIP = 312
 const OPUS_FRAME = 960 // 20 ms at 48 kHz
 
-/** Mono Ogg Opus of about `seconds` (whole 20 ms frames), with OpusTags. */
-export function oggOpusBytes(seconds: number, tags: Tags): Buffer {
+/**
+ * Mono Ogg Opus of about `seconds` (whole 20 ms frames), with OpusTags. With
+ * `frameBytes`, each packet carries that many deterministic pseudo-random
+ * bytes, which a CELT decoder turns into audio (noise); without, packets are
+ * TOC-only.
+ */
+export function oggOpusBytes(seconds: number, tags: Tags, { frameBytes = 0 } = {}): Buffer {
   const head = Buffer.alloc(19)
   head.write('OpusHead', 0, 'latin1')
   head[8] = 1 // version
@@ -165,14 +170,23 @@ export function oggOpusBytes(seconds: number, tags: Tags): Buffer {
   head.writeUInt32LE(48_000, 12)
   const opusTags = Buffer.concat([Buffer.from('OpusTags', 'latin1'), vorbisComment(tags)])
   const frames = Math.round((seconds * 48_000) / OPUS_FRAME)
-  // TOC 0xF8: CELT full-band 20 ms, mono, one frame; no frame bytes (a lost frame).
-  const packets = Array.from({ length: frames }, () => Buffer.from([0xf8]))
+  // TOC 0xF8: CELT full-band 20 ms, mono, one frame; without frame bytes, a lost frame.
+  let x = 12345
+  const byte = () => {
+    x = (x * 16807) % 2147483647
+    return x & 0xff
+  }
+  const packets = Array.from({ length: frames }, () =>
+    Buffer.from([0xf8, ...Array.from({ length: frameBytes }, byte)]),
+  )
   const serial = 0x7475_7474
   const pages = [oggPage([head], 0n, serial, 0, 0x02), oggPage([opusTags], 0n, serial, 1, 0)]
   for (let at = 0, seq = 2; at < frames; at += 200, seq++) {
     const chunk = packets.slice(at, at + 200)
     const last = at + 200 >= frames
-    const granule = BigInt((at + chunk.length) * OPUS_FRAME + OPUS_PRE_SKIP)
+    // Samples decoded by the end of the page, the pre-skip among them (RFC 7845 §4): the song is
+    // granule − pre-skip samples long.
+    const granule = BigInt((at + chunk.length) * OPUS_FRAME)
     pages.push(oggPage(chunk, granule, serial, seq, last ? 0x04 : 0))
   }
   return Buffer.concat(pages)

@@ -40,8 +40,11 @@ export function gatedSource(bytes: Uint8Array, holdBefore: number) {
   return { source, release }
 }
 
-/** Serves byte ranges in 4 KiB chunks; bytes from `available` on wait for `release()` (a download that has its first part). */
-export function prefixSource(bytes: Uint8Array, available: number) {
+/**
+ * Serves byte ranges in 4 KiB chunks; bytes from `available` on wait for `release()` (a download that has its
+ * first part) — except those from `tailFrom` on (a streaming read of the end fetched first).
+ */
+export function prefixSource(bytes: Uint8Array, available: number, tailFrom = Number.POSITIVE_INFINITY) {
   const { released, release } = gate()
   const source: ByteSource = {
     size: bytes.length,
@@ -49,7 +52,7 @@ export function prefixSource(bytes: Uint8Array, available: number) {
       for (let at = start; at <= end; at += 4096) {
         await new Promise((resolve) => setImmediate(resolve))
         const stop = Math.min(end + 1, at + 4096)
-        if (stop > available) await released
+        if (stop > available && at < tailFrom) await released
         yield bytes.subarray(at, stop)
       }
     },

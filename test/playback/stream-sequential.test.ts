@@ -1,6 +1,6 @@
-// FLAC and VBR MP3 that are still arriving stream from their start: the song resolves once the audio up to the
+// FLAC, VBR MP3 and Ogg Opus that are still arriving stream from their start: the song resolves once the audio up to the
 // party's position is decoded while the rest has not arrived, its length is the whole-file decode's from the first
-// moment (from STREAMINFO, or the Xing frame count and gapless figures), its ready samples are the whole-file
+// moment (from STREAMINFO, the Xing frame count and gapless figures, or the last Ogg page), its ready samples are the whole-file
 // decode's, and it is whole once every byte is in. Headers that leave the length open, and files shorter than
 // their header says, do not play wrong audio.
 import assert from 'node:assert/strict'
@@ -9,9 +9,9 @@ import { encodeMp3 } from '../../src/library/demo/encode.ts'
 import type { DecodedSong } from '../../src/playback/decode.ts'
 import { CorruptAudioError } from '../../src/playback/errors.ts'
 import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
-import { readFlacStreamInfo } from '../../src/playback/stream-sequential.ts'
+import { lastGranule, readFlacStreamInfo, readOpusHead } from '../../src/playback/stream-sequential.ts'
 import { streamSong } from '../../src/playback/stream-song.ts'
-import { flacBytes } from '../library/containers.ts'
+import { flacBytes, oggOpusBytes } from '../library/containers.ts'
 import {
   gatedSource,
   noise,
@@ -46,11 +46,18 @@ function vbrMp3(): Uint8Array {
 }
 
 /**
- * Stream `bytes` with only the first `available` bytes there: the song comes back with the audio up to
- * `startAt` (and a little past) decoded, equal to the whole-file decode; it is whole and equal once the rest is in.
+ * Stream `bytes` with only the first `available` bytes there (and those from `tailFrom` on): the song comes
+ * back with the audio up to `startAt` (and a little past) decoded, equal to the whole-file decode; it is whole
+ * and equal once the rest is in. Returns the whole-file decode.
  */
-async function streamsFromTheStart(bytes: Uint8Array, available: number, startAt: number, rate: number) {
-  const { source, release } = prefixSource(bytes, available)
+async function streamsFromTheStart(
+  bytes: Uint8Array,
+  available: number,
+  startAt: number,
+  rate: number,
+  tailFrom?: number,
+): Promise<DecodedSong> {
+  const { source, release } = prefixSource(bytes, available, tailFrom)
   const { whole, song, outcome, finished } = await streamBesideWhole(bytes, source, startAt, OUT)
   assert.equal(song.sourceSampleRate, rate)
   const ready = song.ready ?? assert.fail('still arriving')
@@ -65,6 +72,7 @@ async function streamsFromTheStart(bytes: Uint8Array, available: number, startAt
   assert.equal(song.ready, undefined, 'whole')
   const all = worstDifference(song.channels, whole.channels, 0, whole.frames)
   assert.ok(all.worst < SAME, `every sample equals the whole-file decode (worst ${all.worst})`)
+  return whole
 }
 
 /** Resolves to the song, or to 'waiting' if it has not come back within `ms`. */
@@ -145,5 +153,40 @@ describe('streaming a VBR MP3 from its start', () => {
     mp3.set(Buffer.from('XXXX'), at)
     const { source } = gatedSource(mp3, 0)
     assert.equal(await streamSong(source, { startAt: 1, outputSampleRate: OUT }), undefined)
+  })
+})
+
+describe('streaming an Ogg Opus from its start', () => {
+  // 20 ms CELT frames of 160 pseudo-random bytes (noise once decoded): ~8 KB a second, 162 KB in all.
+  const opus = () => oggOpusBytes(20, tags, { frameBytes: 160 })
+
+  it('reads its length from the last page first, then plays the position once the bytes before it are in', async () => {
+    const bytes = opus()
+    const tailFrom = bytes.length - 64 * 1024
+    // The first ~8 s and the last 64 KiB are in; the party is at 5 s.
+    assert.ok(tailFrom > 66_000)
+    const whole = await streamsFromTheStart(bytes, 66_000, 5, 48_000, tailFrom)
+    assert.equal(whole.frames, 20 * 48_000 - 312, 'the last granule position less the pre-skip')
+  })
+
+  it('finds the last granule position of its own stream only', () => {
+    const bytes = opus()
+    const head = readOpusHead(bytes) ?? assert.fail('an OpusHead')
+    assert.deepEqual(head, { serial: 0x7475_7474, channels: 1, preSkip: 312 })
+    assert.equal(lastGranule(bytes, head.serial), 20 * 48_000)
+    assert.equal(lastGranule(bytes, head.serial + 1), undefined)
+  })
+
+  it('does not stream when no page near its end gives a granule position', async () => {
+    const bytes = Buffer.from(opus())
+    // Wipe the capture pattern of every page in the last 64 KiB.
+    for (
+      let at = bytes.indexOf('OggS', bytes.length - 64 * 1024);
+      at >= 0;
+      at = bytes.indexOf('OggS', at + 1)
+    )
+      bytes.write('Oggx', at, 'latin1')
+    const { source } = gatedSource(bytes, 0)
+    assert.equal(await streamSong(source, { startAt: 0, outputSampleRate: OUT }), undefined)
   })
 })
