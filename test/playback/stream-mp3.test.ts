@@ -8,7 +8,6 @@ import { describe, it } from 'node:test'
 import { encodeMp3 } from '../../src/library/demo/encode.ts'
 import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
 import { prerollFrames } from '../../src/playback/stream-mp3.ts'
-import { streamSong } from '../../src/playback/stream-song.ts'
 import { gatedSource, noise, SAME, streamBesideWhole, worstDifference } from './stream-helpers.ts'
 
 const OUT = 48_000
