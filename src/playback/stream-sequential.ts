@@ -5,7 +5,9 @@
  * play while they arrive — from the start, in order: a member who joins
  * mid-song hears it once everything up to the party's position is in (the
  * swarm fetches a streaming read's pieces first, in reading order), not after
- * the whole download.
+ * the whole download. The party moves on meanwhile: bytes arriving at k times
+ * the song's bitrate catch up with a member who joined t seconds in after
+ * t / (k − 1) seconds (a WAV or CBR MP3 starts at the position instead).
  *
  * The song's length must be known before its audio is: it comes from the
  * header — FLAC's STREAMINFO sample count, the Xing frame count with LAME's

@@ -181,9 +181,11 @@ export function oggOpusBytes(seconds: number, tags: Tags, { frameBytes = 0 } = {
   )
   const serial = 0x7475_7474
   const pages = [oggPage([head], 0n, serial, 0, 0x02), oggPage([opusTags], 0n, serial, 1, 0)]
-  for (let at = 0, seq = 2; at < frames; at += 200, seq++) {
-    const chunk = packets.slice(at, at + 200)
-    const last = at + 200 >= frames
+  // Up to 200 packets a page, as many as its 255 lacing values allow.
+  const perPage = Math.min(200, Math.floor(255 / (Math.floor((1 + frameBytes) / 255) + 1)))
+  for (let at = 0, seq = 2; at < frames; at += perPage, seq++) {
+    const chunk = packets.slice(at, at + perPage)
+    const last = at + perPage >= frames
     // Samples decoded by the end of the page, the pre-skip among them (RFC 7845 §4): the song is
     // granule − pre-skip samples long.
     const granule = BigInt((at + chunk.length) * OPUS_FRAME)

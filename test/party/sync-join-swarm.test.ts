@@ -1,4 +1,4 @@
-// A member who joins mid-song without the song on disk fetches it through the swarm from the party and plays it within 2 ms of the host (its clock offset by seconds and drifting), from verified bytes identical to the host's file; behind a slow host uplink, a WAV, CBR MP3 or FLAC song plays from the party's position before its download completes.
+// A member who joins mid-song without the song on disk fetches it through the swarm from the party and plays it within 2 ms of the host (its clock offset by seconds and drifting), from verified bytes identical to the host's file; behind a slow host uplink, a WAV, CBR MP3, FLAC or Ogg Opus song plays from the party's position before its download completes.
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,7 +19,7 @@ import { type Clock, monotonicClock } from '../../src/shared/clock.ts'
 import { mulberry32 } from '../../src/shared/random.ts'
 import { createSwarm, type Swarm } from '../../src/swarm/index.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { flacBytes } from '../library/containers.ts'
+import { flacBytes, oggOpusBytes } from '../library/containers.ts'
 import { FakeLibrary } from '../swarm/helpers.ts'
 
 const SONG_SECONDS = 90
@@ -252,6 +252,16 @@ async function writeFlacSong(dir: string, seconds: number): Promise<string> {
   return path
 }
 
+/** Mono Ogg Opus of CELT frames of 640 pseudo-random bytes (noise once decoded): 256 kbps, ~32 KB a second. */
+async function writeOpusSong(dir: string, seconds: number): Promise<string> {
+  const path = join(dir, 'song.opus')
+  await writeFile(
+    path,
+    oggOpusBytes(seconds, { title: 'Noise', artist: 'Test', album: 'Test' }, { frameBytes: 640 }),
+  )
+  return path
+}
+
 const STREAMING_CASES = [
   {
     what: '44.1 kHz WAV, resampled',
@@ -273,7 +283,17 @@ const STREAMING_CASES = [
     what: 'FLAC (decoded from its start, as the bytes arrive in order)',
     seconds: 60,
     write: (dir: string) => writeFlacSong(dir, 60),
-    // 5.3 MB at 256 KiB/s: ~20 s for the whole file; the audio up to the position is ~1.2 MB of it.
+    // 5.3 MB at 256 KiB/s (3x the song's bitrate): ~20 s for the whole file. From its start, the stream must catch
+    // up with a party that moves on meanwhile: at 3x that takes ~6 s, to ~18 s in (~1.6 MB, 24 pieces).
+    uploadRate: 256 * 1024,
+    joinAfter: 12,
+  },
+  {
+    what: 'Ogg Opus (its last page read first for the length, then decoded from its start)',
+    seconds: 120,
+    write: (dir: string) => writeOpusSong(dir, 120),
+    // ~3.9 MB (59 pieces) at 256 KiB/s (8x the song's bitrate): ~15 s for the whole file. From its start, the
+    // stream must catch up with a party that moves on meanwhile: at 8x that takes ~2 s, to ~14 s in (~7 pieces).
     uploadRate: 256 * 1024,
     joinAfter: 12,
   },
