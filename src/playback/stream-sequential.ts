@@ -1,25 +1,25 @@
 /**
- * Songs that decode only from their first byte on, for ./stream-song.ts:
- * FLAC (frames carry no byte offsets we could seek by) and VBR MP3 (a Xing
- * tag: a position's frame cannot be found from its byte offset). They still
+ * Songs that decode only from their first byte on, for ./stream-song.ts: VBR
+ * MP3 (a Xing tag: a position's frame cannot be found from its byte offset)
+ * and Ogg Opus (a page's audio depends on the pages before it). They still
  * play while they arrive — from the start, in order: a member who joins
  * mid-song hears it once everything up to the party's position is in (the
  * swarm fetches a streaming read's pieces first, in reading order), not after
  * the whole download. The party moves on meanwhile: bytes arriving at k times
  * the song's bitrate catch up with a member who joined t seconds in after
- * t / (k − 1) seconds (a WAV or CBR MP3 starts at the position instead).
+ * t / (k − 1) seconds (a WAV, CBR MP3 or FLAC starts at the position instead).
  *
  * The song's length must be known before its audio is: it comes from the
- * header — FLAC's STREAMINFO sample count, the Xing frame count with LAME's
- * gapless figures — and is exactly what a whole-file decode gives (tested
- * against it). The bytes go through the same decoders ./decode.ts uses on a
- * whole file, chunk by chunk as they arrive. A file whose header leaves the
- * length open (a FLAC without a sample count, a Xing tag without frames or
- * gapless figures) does not stream. Ogg Opus gives its length at its end
- * (the last page's granule position, less the pre-skip), so its last bytes
- * are read first. Should a header misstate the length after all, the stream
- * ends with an error and the party's song loader completes the song from the
- * whole file (src/party/song-loader.ts).
+ * header — the Xing frame count with LAME's gapless figures — or, for Ogg
+ * Opus, from its end (the last page's granule position, less the pre-skip),
+ * so its last bytes are read first. It is exactly what a whole-file decode
+ * gives (tested against it). The bytes go through the same decoders
+ * ./decode.ts uses on a whole file, chunk by chunk as they arrive. A file
+ * whose header leaves the length open (a Xing tag without frames or gapless
+ * figures, no Ogg page near the end) does not stream. Should a header
+ * misstate the length after all, the stream ends with an error and the
+ * party's song loader completes the song from the whole file
+ * (src/party/song-loader.ts).
  */
 import { CorruptAudioError } from './errors.ts'
 import { type ByteSource, collect, type StreamableSource } from './stream-song.ts'
@@ -33,13 +33,13 @@ interface DecodedChunk {
 /** A decoder fed the file's bytes in order, in chunks of any size. */
 export interface ChunkDecoder {
   decode(chunk: Uint8Array): DecodedChunk | Promise<DecodedChunk>
-  /** What it still holds at the end of the file (a FLAC frame ends only where the next begins). */
+  /** What it still holds at the end of the file. */
   flush(): DecodedChunk | Promise<DecodedChunk> | undefined
   free(): void
 }
 
 export interface SequentialShape {
-  /** For errors: "FLAC", "VBR MP3", "Ogg Opus". */
+  /** For errors: "VBR MP3", "Ogg Opus". */
   kind: string
   channels: number
   sampleRate: number
@@ -90,38 +90,6 @@ export function sequentialStreamable(
       progress(to)
     },
   }
-}
-
-/** STREAMINFO of a FLAC file (the first metadata block, always), or undefined when `head` has none. */
-export function readFlacStreamInfo(
-  head: Uint8Array,
-): { sampleRate: number; channels: number; totalSamples: number } | undefined {
-  if (head.length < 8 + 34 || String.fromCharCode(...head.subarray(0, 4)) !== 'fLaC') return undefined
-  const type = head[4] & 0x7f
-  const length = (head[5] << 16) | (head[6] << 8) | head[7]
-  if (type !== 0 || length !== 34) return undefined
-  const info = head.subarray(8, 8 + 34)
-  const sampleRate = (info[10] << 12) | (info[11] << 4) | (info[12] >> 4)
-  const channels = ((info[12] >> 1) & 0x7) + 1
-  const totalSamples =
-    (info[13] & 0x0f) * 2 ** 32 + new DataView(info.buffer, info.byteOffset).getUint32(14, false)
-  return { sampleRate, channels, totalSamples }
-}
-
-/** A FLAC whose STREAMINFO gives its sample count, as a sequential streamable source. */
-export function flacStreamable(head: Uint8Array, source: ByteSource): StreamableSource | undefined {
-  const info = readFlacStreamInfo(head)
-  if (info === undefined || info.totalSamples === 0 || info.sampleRate === 0) return undefined
-  return sequentialStreamable(
-    source,
-    { kind: 'FLAC', channels: info.channels, sampleRate: info.sampleRate, frames: info.totalSamples },
-    async () => {
-      const { FLACDecoder } = await import('@wasm-audio-decoders/flac')
-      const decoder = new FLACDecoder()
-      await decoder.ready
-      return decoder
-    },
-  )
 }
 
 /** Where an Opus stream's last page is looked for: its final bytes (a page is at most ~64 KiB). */

@@ -9,11 +9,12 @@
  *
  * Formats that can start mid-file: WAV (./stream-wav.ts: any frame is a byte
  * offset) and constant-bitrate MP3 (./stream-mp3.ts: decoded from a frame
- * boundary a few frames early, whose output is thrown away). FLAC, VBR MP3
- * and Ogg Opus stream too, but only from their start (./stream-sequential.ts):
- * the party's position plays once everything before it is in. A file whose
- * length its header leaves open needs the whole file: `streamSong` answers
- * undefined.
+ * boundary a few frames early, whose output is thrown away) and FLAC
+ * (./stream-flac.ts: from the frame holding the position; frames decode on
+ * their own). VBR MP3 and Ogg Opus stream too, but only from their start
+ * (./stream-sequential.ts): the party's position plays once everything before
+ * it is in. A file whose length its header leaves open needs the whole file:
+ * `streamSong` answers undefined.
  */
 import { type DecodedSong, detectFormat } from './decode.ts'
 import { resampleArrived, resampledLength } from './resample.ts'
@@ -92,8 +93,13 @@ export async function streamSong(
     const { mp3Streamable } = await import('./stream-mp3.ts')
     streamable = await mp3Streamable(head, source, options.signal)
   } else if (format === 'flac' && formats.includes('flac')) {
-    const { flacStreamable } = await import('./stream-sequential.ts')
-    streamable = flacStreamable(head, source)
+    const { flacSeekable } = await import('./stream-flac.ts')
+    const bytesAt = async (offset: number, n: number): Promise<Uint8Array> => {
+      if (offset + n <= head.length) return head.subarray(offset, offset + n)
+      const end = Math.min(source.size, offset + n) - 1
+      return end < offset ? new Uint8Array(0) : collect(source, offset, end, options.signal)
+    }
+    streamable = await flacSeekable(head, source, bytesAt)
   } else if (format === 'ogg-opus' && formats.includes('ogg-opus')) {
     const { opusStreamable } = await import('./stream-sequential.ts')
     streamable = await opusStreamable(head, source, options.signal)

@@ -1,9 +1,11 @@
 /**
  * Minimal but valid FLAC, Ogg Opus and M4A files, built byte by byte so the
  * library's format tests need no encoder (ffmpeg is not on every machine).
- * FLAC frames are VERBATIM subframes, so a decoder must return exactly the
- * samples given; the Opus packets are TOC-only (decoders treat them as lost
- * frames); the M4A carries an empty `mdat`. Tags and durations are real.
+ * FLAC frames are VERBATIM subframes (or, if asked, CONSTANT ones), so a
+ * decoder must return exactly the samples given; the Opus packets are
+ * TOC-only (decoders treat them as lost frames) unless asked to carry CELT
+ * frame bytes; the M4A carries an empty `mdat`. Tags and durations are real.
+ * The CRCs are computed here, apart from src's: a wrong one in either shows.
  */
 import type { Tags } from '../../src/library/demo/encode.ts'
 
@@ -59,29 +61,21 @@ function flacFrameNumber(n: number): number[] {
   throw new Error('fixture too long for its frame numbers')
 }
 
-/** Mono 16-bit 44.1 kHz FLAC of `samples` (int16 values), with a Vorbis comment. */
-export function flacBytes(samples: Int16Array, tags: Tags): Buffer {
+/**
+ * Mono 16-bit 44.1 kHz FLAC of `samples` (int16 values), with a Vorbis
+ * comment; with `seekEvery`, a SEEKTABLE with a point every that many frames;
+ * with `constantFrames`, that many first frames hold one value each (CONSTANT
+ * subframes, a few bytes: the bytes then no longer follow the samples).
+ * STREAMINFO gives the largest frame's size.
+ */
+export function flacBytes(
+  samples: Int16Array,
+  tags: Tags,
+  { seekEvery = 0, constantFrames = 0 } = {},
+): Buffer {
   const rate = 44_100
-  const info = Buffer.alloc(34)
-  info.writeUInt16BE(FLAC_BLOCK, 0)
-  info.writeUInt16BE(FLAC_BLOCK, 2)
-  // 20-bit rate, 3-bit channels-1 (0), 5-bit bps-1 (15), 36-bit total samples; MD5 left zero ("unknown").
   const total = samples.length
-  info[10] = (rate >> 12) & 0xff
-  info[11] = (rate >> 4) & 0xff
-  info[12] = ((rate & 0x0f) << 4) | (0 << 1) | (15 >> 4)
-  info[13] = ((15 & 0x0f) << 4) | Math.floor(total / 2 ** 32)
-  info.writeUInt32BE(total >>> 0, 14)
-  const comment = vorbisComment(tags)
-  const blockHeader = (last: boolean, type: number, length: number) =>
-    Buffer.from([(last ? 0x80 : 0) | type, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff])
-  const parts: Buffer[] = [
-    Buffer.from('fLaC'),
-    blockHeader(false, 0, info.length),
-    info,
-    blockHeader(true, 4, comment.length),
-    comment,
-  ]
+  const frames: Buffer[] = []
   for (let frame = 0, at = 0; at < total; frame++, at += FLAC_BLOCK) {
     const n = Math.min(FLAC_BLOCK, total - at)
     // Sync + fixed blocking; block size "16-bit at end" (0111), 44.1 kHz (1001); mono, 16 bps; frame number.
@@ -94,14 +88,51 @@ export function flacBytes(samples: Int16Array, tags: Tags): Buffer {
       ((n - 1) >> 8) & 0xff,
       (n - 1) & 0xff,
     ])
-    const body = Buffer.alloc(1 + 2 * n)
-    body[0] = 0x02 // subframe: VERBATIM, no wasted bits
-    for (let i = 0; i < n; i++) body.writeInt16BE(samples[at + i], 1 + 2 * i)
+    let body: Buffer
+    if (frame < constantFrames) {
+      // subframe: CONSTANT, its one value (the frame's first sample), 3 bytes for 4096 samples.
+      body = Buffer.alloc(3)
+      body.writeInt16BE(samples[at], 1)
+    } else {
+      body = Buffer.alloc(1 + 2 * n)
+      body[0] = 0x02 // subframe: VERBATIM, no wasted bits
+      for (let i = 0; i < n; i++) body.writeInt16BE(samples[at + i], 1 + 2 * i)
+    }
     const head = Buffer.concat([header, Buffer.from([crc8(header)]), body])
     const footer = Buffer.alloc(2)
     footer.writeUInt16BE(crc16(head))
-    parts.push(head, footer)
+    frames.push(Buffer.concat([head, footer]))
   }
+  const info = Buffer.alloc(34)
+  info.writeUInt16BE(FLAC_BLOCK, 0)
+  info.writeUInt16BE(FLAC_BLOCK, 2)
+  const largest = Math.max(0, ...frames.map((f) => f.length))
+  info.writeUIntBE(largest, 7, 3)
+  // 20-bit rate, 3-bit channels-1 (0), 5-bit bps-1 (15), 36-bit total samples; MD5 left zero ("unknown").
+  info[10] = (rate >> 12) & 0xff
+  info[11] = (rate >> 4) & 0xff
+  info[12] = ((rate & 0x0f) << 4) | (0 << 1) | (15 >> 4)
+  info[13] = ((15 & 0x0f) << 4) | Math.floor(total / 2 ** 32)
+  info.writeUInt32BE(total >>> 0, 14)
+  const comment = vorbisComment(tags)
+  const blockHeader = (last: boolean, type: number, length: number) =>
+    Buffer.from([(last ? 0x80 : 0) | type, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff])
+  const parts: Buffer[] = [Buffer.from('fLaC'), blockHeader(false, 0, info.length), info]
+  if (seekEvery > 0) {
+    // Points: first sample (u64), offset from the first frame (u64), samples in that frame (u16).
+    const points: Buffer[] = []
+    for (let k = 0, offset = 0; k < frames.length; offset += frames[k].length, k++) {
+      if (k % seekEvery !== 0) continue
+      const point = Buffer.alloc(18)
+      point.writeBigUInt64BE(BigInt(k * FLAC_BLOCK), 0)
+      point.writeBigUInt64BE(BigInt(offset), 8)
+      point.writeUInt16BE(Math.min(FLAC_BLOCK, total - k * FLAC_BLOCK), 16)
+      points.push(point)
+    }
+    const table = Buffer.concat(points)
+    parts.push(blockHeader(false, 3, table.length), table)
+  }
+  parts.push(blockHeader(true, 4, comment.length), comment, ...frames)
   return Buffer.concat(parts)
 }
 

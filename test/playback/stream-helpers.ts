@@ -113,3 +113,37 @@ export async function streamBesideWhole(
   }
   return { whole, song, outcome: () => done, finished }
 }
+
+/**
+ * Streams the song `bytes` at `startAt` from a `source` that holds back everything well before the position
+ * until `release()`: the song comes back without its beginning, at `rate`, its ready samples equal to the
+ * whole-file decode; once released it is whole and equal throughout.
+ */
+export async function streamsFromThePosition(
+  bytes: Uint8Array,
+  source: ByteSource,
+  release: () => void,
+  startAt: number,
+  rate: number,
+  outRate = 48_000,
+): Promise<void> {
+  const { whole, song, outcome, finished } = await streamBesideWhole(bytes, source, startAt, outRate)
+  assert.equal(song.sourceSampleRate, rate)
+  const ready = song.ready ?? assert.fail('still arriving')
+  assert.ok(ready.from > 0, 'the beginning has not arrived')
+  assert.ok(
+    ready.from <= (startAt - 0.25) * outRate + 64 && ready.to >= startAt * outRate,
+    `ready ${JSON.stringify(ready)} around ${startAt * outRate}`,
+  )
+  const partial = worstDifference(song.channels, whole.channels, ready.from, ready.to)
+  assert.ok(
+    partial.worst < SAME,
+    `ready samples equal the whole-file decode (worst ${partial.worst} at ${partial.at})`,
+  )
+  assert.equal(outcome(), 'pending')
+  release()
+  assert.equal(await finished(), undefined, 'finished without error')
+  assert.equal(song.ready, undefined, 'whole')
+  const all = worstDifference(song.channels, whole.channels, 0, whole.frames)
+  assert.ok(all.worst < SAME, `every sample equals the whole-file decode (worst ${all.worst} at ${all.at})`)
+}

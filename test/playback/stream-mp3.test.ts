@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import { encodeMp3 } from '../../src/library/demo/encode.ts'
 import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
 import { prerollFrames } from '../../src/playback/stream-mp3.ts'
-import { gatedSource, noise, SAME, streamBesideWhole, worstDifference } from './stream-helpers.ts'
+import { gatedSource, noise, streamsFromThePosition } from './stream-helpers.ts'
 
 const OUT = 48_000
 
@@ -16,25 +16,7 @@ async function streamsLikeTheWholeFile(mp3: Uint8Array, rate: number, startAt: n
   // Everything more than 1.5 s before the start position waits: only the part from there on can arrive.
   const holdBefore = skipId3v2(mp3) + Math.floor(((startAt - 1.5) * kbps * 1000) / 8)
   const { source, release } = gatedSource(mp3, holdBefore)
-  const { whole, song, outcome, finished } = await streamBesideWhole(mp3, source, startAt, OUT)
-  assert.equal(song.sourceSampleRate, rate)
-  const ready = song.ready ?? assert.fail('still arriving')
-  assert.ok(ready.from > 0, 'the beginning has not arrived')
-  assert.ok(
-    ready.from <= (startAt - 0.25) * OUT + 64 && ready.to >= startAt * OUT,
-    `ready ${JSON.stringify(ready)} around ${startAt * OUT}`,
-  )
-  const partial = worstDifference(song.channels, whole.channels, ready.from, ready.to)
-  assert.ok(
-    partial.worst < SAME,
-    `ready samples equal the whole-file decode (worst ${partial.worst} at ${partial.at})`,
-  )
-  assert.equal(outcome(), 'pending')
-  release()
-  assert.equal(await finished(), undefined, 'finished without error')
-  assert.equal(song.ready, undefined, 'whole')
-  const all = worstDifference(song.channels, whole.channels, 0, whole.frames)
-  assert.ok(all.worst < SAME, `every sample equals the whole-file decode (worst ${all.worst} at ${all.at})`)
+  await streamsFromThePosition(mp3, source, release, startAt, rate, OUT)
 }
 
 describe('streaming a constant-bitrate MP3', () => {

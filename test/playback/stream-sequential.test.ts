@@ -1,17 +1,15 @@
-// FLAC, VBR MP3 and Ogg Opus that are still arriving stream from their start: the song resolves once the audio up to the
+// VBR MP3 and Ogg Opus that are still arriving stream from their start: the song resolves once the audio up to the
 // party's position is decoded while the rest has not arrived, its length is the whole-file decode's from the first
-// moment (from STREAMINFO, the Xing frame count and gapless figures, or the last Ogg page), its ready samples are the whole-file
-// decode's, and it is whole once every byte is in. Headers that leave the length open, and files shorter than
-// their header says, do not play wrong audio.
+// moment (from the Xing frame count and gapless figures, or the last Ogg page), its ready samples are the whole-file
+// decode's, and it is whole once every byte is in. Headers that leave the length open do not stream.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { encodeMp3 } from '../../src/library/demo/encode.ts'
 import type { DecodedSong } from '../../src/playback/decode.ts'
-import { CorruptAudioError } from '../../src/playback/errors.ts'
 import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
-import { lastGranule, readFlacStreamInfo, readOpusHead } from '../../src/playback/stream-sequential.ts'
+import { lastGranule, readOpusHead } from '../../src/playback/stream-sequential.ts'
 import { streamSong } from '../../src/playback/stream-song.ts'
-import { flacBytes, oggOpusBytes } from '../library/containers.ts'
+import { oggOpusBytes } from '../library/containers.ts'
 import {
   gatedSource,
   noise,
@@ -23,15 +21,6 @@ import {
 
 const OUT = 48_000
 const tags = { title: 't', artist: 'a', album: 'b' }
-
-/** A mono 44.1 kHz FLAC of `seconds` of tones and noise. */
-function flacSong(seconds: number): Uint8Array {
-  const pcm = noise(44_100, seconds, { tones: true })
-  return flacBytes(
-    Int16Array.from(pcm.left, (x) => Math.round(x * 20_000)),
-    tags,
-  )
-}
 
 /** A VBR MP3: two CBR encodes (128 and 192 kbps) back to back, behind a Xing frame with LAME's gapless figures. */
 function vbrMp3(): Uint8Array {
@@ -74,70 +63,6 @@ async function streamsFromTheStart(
   assert.ok(all.worst < SAME, `every sample equals the whole-file decode (worst ${all.worst})`)
   return whole
 }
-
-/** Resolves to the song, or to 'waiting' if it has not come back within `ms`. */
-async function within(promise: Promise<DecodedSong | undefined>, ms: number) {
-  return Promise.race([
-    promise,
-    new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms)),
-  ])
-}
-
-describe('streaming a FLAC from its start', () => {
-  it('plays the position once the bytes before it are in, equal to the whole-file decode', async () => {
-    const flac = flacSong(8)
-    // 16-bit mono verbatim: ~88 KB a second. The first 4.5 s are there; the party is at 3 s.
-    await streamsFromTheStart(flac, 4.5 * 88_200, 3, 44_100)
-  })
-
-  it('waits while the position has not arrived', async () => {
-    const flac = flacSong(8)
-    const { source, release } = prefixSource(flac, 2 * 88_200)
-    const pending = streamSong(source, { startAt: 6, outputSampleRate: OUT })
-    assert.equal(await within(pending, 300), 'waiting', 'nothing to play at 6 s with 2 s in')
-    release()
-    const song = await pending
-    assert.ok(song !== undefined && (song.ready === undefined || song.ready.to >= 6 * OUT))
-  })
-
-  it('reads STREAMINFO: rate, channels and sample count', () => {
-    const info = readFlacStreamInfo(flacSong(2))
-    assert.deepEqual(info, { sampleRate: 44_100, channels: 1, totalSamples: 2 * 44_100 })
-    assert.equal(readFlacStreamInfo(new Uint8Array(64)), undefined)
-  })
-
-  it('does not stream a FLAC whose STREAMINFO leaves the sample count open', async () => {
-    const flac = Uint8Array.from(flacSong(2))
-    // Total samples: the low 4 bits of STREAMINFO byte 13 and bytes 14-17.
-    flac[8 + 13] &= 0xf0
-    flac.fill(0, 8 + 14, 8 + 18)
-    assert.equal(readFlacStreamInfo(flac)?.totalSamples, 0)
-    const { source } = gatedSource(flac, 0)
-    assert.equal(await streamSong(source, { startAt: 0, outputSampleRate: OUT }), undefined)
-  })
-
-  it('a FLAC shorter than its STREAMINFO says ends with a clear error, its audio so far kept', async () => {
-    const full = flacSong(4)
-    const cut = full.subarray(0, Math.floor(full.length * 0.6))
-    const { source } = gatedSource(cut, 0)
-    let done: Error | undefined | 'pending' = 'pending'
-    const song = await streamSong(source, {
-      startAt: 0.5,
-      outputSampleRate: OUT,
-      onDone: (err) => {
-        done = err
-      },
-    })
-    assert.ok(song)
-    for (let i = 0; i < 2000 && done === 'pending'; i++)
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    const outcome = done as Error | undefined | 'pending' // (set by onDone; TypeScript sees only 'pending')
-    assert.ok(outcome instanceof CorruptAudioError, `a CorruptAudioError, got ${String(outcome)}`)
-    assert.match(outcome.message, /FLAC ended after \d+ of its 176400 frames/)
-    const ready = song.ready ?? assert.fail('not whole')
-    assert.ok(ready.to > 2 * OUT, 'the part that arrived stays playable')
-  })
-})
 
 describe('streaming a VBR MP3 from its start', () => {
   it('plays the position once the bytes before it are in, equal to the whole-file decode', async () => {
