@@ -241,18 +241,21 @@ export async function flacSeekable(
       if (to <= from) return
       const guess = firstGuess(from)
       let margin = guess.exact ? 0 : Math.max(16 * 1024, 2 * layout.maxFrameBytes)
+      let offset = Math.max(audioStart, guess.offset - margin)
       for (;;) {
-        const offset = Math.max(audioStart, guess.offset - margin)
         const outcome = await decodeFrom(offset, from, to, into, progress, signal)
         if (outcome === 'done') return
-        // The first frame found there starts after `from`: look further back.
+        // The first frame found there starts after `from`: aim again by the bytes per sample up to that frame
+        // (a linear guess, or a seek point, can be far off), with a margin that doubles on every miss.
         if (offset === audioStart) throw new CorruptAudioError('no FLAC frame holds the start of the audio')
         margin = Math.max(2 * margin, 16 * 1024)
+        const aimed = audioStart + Math.floor((from / outcome.firstSample) * (outcome.at - audioStart))
+        offset = Math.max(audioStart, Math.min(aimed, offset) - margin)
       }
     },
   }
 
-  /** Decode [from, to) starting with the first frame at or after byte `offset`; 'too-late' if that frame starts past `from`. */
+  /** Decode [from, to) starting with the first frame at or after byte `offset`; where that frame is if it starts past `from`. */
   async function decodeFrom(
     offset: number,
     from: number,
@@ -260,7 +263,7 @@ export async function flacSeekable(
     into: Float32Array[],
     progress: (upTo: number) => void,
     signal: AbortSignal | undefined,
-  ): Promise<'done' | 'too-late'> {
+  ): Promise<'done' | { at: number; firstSample: number }> {
     const { FLACDecoder } = await import('@wasm-audio-decoders/flac')
     let decoder: InstanceType<typeof FLACDecoder> | undefined
     let sample = 0 // of the next decoded sample
@@ -291,7 +294,8 @@ export async function flacSeekable(
               throw new CorruptAudioError(`no FLAC frame within ${buffer.length} bytes of byte ${offset}`)
             continue
           }
-          if (found.header.firstSample > from) return 'too-late'
+          if (found.header.firstSample > from)
+            return { at: offset + found.pos, firstSample: found.header.firstSample }
           decoder = new FLACDecoder()
           await decoder.ready
           sample = found.header.firstSample

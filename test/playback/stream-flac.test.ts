@@ -89,6 +89,33 @@ describe('streaming a FLAC from the position', () => {
     assert.equal(parseFlacFrameHeader(flac, reads[1] ?? -1, 4096)?.firstSample, 80 * 4096, `reads ${reads}`)
   })
 
+  it('a SEEKTABLE that points past the position is caught: stepped back from there', async () => {
+    const flac = Uint8Array.from(flacSong(20, { seekEvery: 10 }))
+    // Every point claims a sample 20 frames earlier than the frame it points at.
+    const view = new DataView(flac.buffer)
+    // The SEEKTABLE block follows STREAMINFO: its header at byte 42, then 18-byte points.
+    const table = 42
+    assert.equal(flac[table] & 0x7f, 3)
+    const length = (flac[table + 1] << 16) | (flac[table + 2] << 8) | flac[table + 3]
+    for (let p = table + 4; p < table + 4 + length; p += 18) {
+      const sample = Number(view.getBigUint64(p, false))
+      view.setBigUint64(p, BigInt(Math.max(0, sample - 20 * 4096)), false)
+    }
+    await flacFromThePosition(flac, 7.9)
+  })
+
+  it('random bytes where the frames should be: a clear error, nothing played', async () => {
+    const flac = Uint8Array.from(flacSong(4))
+    const first = Buffer.from(flac).indexOf(Buffer.from([0xff, 0xf8, 0x79, 0x08, 0x00]))
+    let x = 7
+    for (let i = first; i < flac.length; i++) {
+      x = (x * 16807) % 2147483647
+      flac[i] = x & 0xff
+    }
+    const { source } = gatedSource(flac, 0)
+    await assert.rejects(streamSong(source, { startAt: 1, outputSampleRate: OUT }), CorruptAudioError)
+  })
+
   it('waits while the position has not arrived', async () => {
     const flac = flacSong(10)
     // Everything after the head waits.
