@@ -15,7 +15,7 @@
  * sync patterns turn up inside compressed audio.
  */
 import { CorruptAudioError } from './errors.ts'
-import type { ByteSource, StreamableSource } from './stream-song.ts'
+import { type ByteSource, bytesAt, type StreamableSource } from './stream-song.ts'
 
 /** STREAMINFO of a FLAC file (the first metadata block, always), or undefined when `head` has none. */
 export function readFlacStreamInfo(
@@ -129,17 +129,16 @@ const UNKNOWN_MAX_FRAME_BYTES = 1024 * 1024
 const nextSample = (h: FlacFrameHeader) => h.firstSample + h.blockSize
 
 /**
- * The first confirmed frame at or after `from` in `buffer`: its header
+ * The first confirmed frame in `buffer`: its header
  * validates and the next frame's header follows with the next samples (or it
  * ends the song). Undefined when the buffer does not hold one yet.
  */
 function findFrame(
   buffer: Uint8Array,
-  from: number,
   layout: FlacLayout,
   atEnd: boolean,
 ): { pos: number; header: FlacFrameHeader } | undefined {
-  for (let pos = from; pos + 6 <= buffer.length; pos++) {
+  for (let pos = 0; pos + 6 <= buffer.length; pos++) {
     const header = parseFlacFrameHeader(buffer, pos, layout.fixedBlock)
     if (header === undefined || header.firstSample >= layout.totalSamples) continue
     if (nextSample(header) === layout.totalSamples) return { pos, header } // the last frame
@@ -165,7 +164,7 @@ function findFrame(
 async function readLayout(
   head: Uint8Array,
   source: ByteSource,
-  bytesAt: (offset: number, n: number) => Promise<Uint8Array>,
+  signal: AbortSignal | undefined,
 ): Promise<FlacLayout | undefined> {
   const info = readFlacStreamInfo(head)
   if (info === undefined || info.totalSamples === 0) return undefined
@@ -177,13 +176,13 @@ async function readLayout(
   const seekPoints: Array<{ sample: number; offset: number }> = []
   let at = 4
   for (let last = false; !last; ) {
-    const blockHead = await bytesAt(at, 4)
+    const blockHead = await bytesAt(head, source, at, 4, signal)
     if (blockHead.length < 4) return undefined
     last = (blockHead[0] & 0x80) !== 0
     const type = blockHead[0] & 0x7f
     const length = (blockHead[1] << 16) | (blockHead[2] << 8) | blockHead[3]
     if (type === 3) {
-      const table = await bytesAt(at + 4, length)
+      const table = await bytesAt(head, source, at + 4, length, signal)
       const t = new DataView(table.buffer, table.byteOffset, table.byteLength)
       for (let p = 0; p + 18 <= table.length; p += 18) {
         const sample = Number(t.getBigUint64(p, false))
@@ -216,9 +215,9 @@ async function readLayout(
 export async function flacSeekable(
   head: Uint8Array,
   source: ByteSource,
-  bytesAt: (offset: number, n: number) => Promise<Uint8Array>,
+  signal?: AbortSignal,
 ): Promise<StreamableSource | undefined> {
-  const read = await readLayout(head, source, bytesAt)
+  const read = await readLayout(head, source, signal)
   if (read === undefined || read.sampleRate === 0) return undefined
   const layout: FlacLayout = read
   const { channels, totalSamples, audioStart } = layout
@@ -288,7 +287,7 @@ export async function flacSeekable(
         if (decoder === undefined) {
           buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk])
           const atEnd = offset + buffer.length >= source.size
-          const found = findFrame(buffer, 0, layout, atEnd)
+          const found = findFrame(buffer, layout, atEnd)
           if (found === undefined) {
             if (buffer.length > Math.max(1024 * 1024, 4 * layout.maxFrameBytes))
               throw new CorruptAudioError(`no FLAC frame within ${buffer.length} bytes of byte ${offset}`)

@@ -30,7 +30,7 @@ import {
   skipId3v2,
 } from './mp3-info.ts'
 import { sequentialStreamable } from './stream-sequential.ts'
-import { type ByteSource, collect, type StreamableSource } from './stream-song.ts'
+import { type ByteSource, bytesAt, type StreamableSource } from './stream-song.ts'
 
 /** Largest reach of a frame's main data into earlier frames (main_data_begin is 9 bits). */
 const MAX_RESERVOIR_BYTES = 511
@@ -56,14 +56,9 @@ export async function mp3Streamable(
   source: ByteSource,
   signal?: AbortSignal,
 ): Promise<StreamableSource | undefined> {
-  const bytesAt = async (offset: number, n: number): Promise<Uint8Array> => {
-    if (offset + n <= head.length) return head.subarray(offset, offset + n)
-    const end = Math.min(source.size, offset + n) - 1
-    return end < offset ? new Uint8Array(0) : collect(source, offset, end, signal)
-  }
   // A large ID3v2 tag (cover art) may push the first frame past the head.
   const firstAt = skipId3v2(head)
-  const firstBytes = await bytesAt(firstAt, 4096)
+  const firstBytes = await bytesAt(head, source, firstAt, 4096, signal)
   const first = parseMp3FrameHeader(firstBytes, 0)
   if (first === undefined) return undefined
   const tagAt = 4 + first.sideInfoBytes
@@ -74,7 +69,7 @@ export async function mp3Streamable(
   const gapless = tagged ? readLameGapless(firstBytes) : undefined
   if (tagged && gapless === undefined) return undefined // mpg123's trimming is not known here
   const audioStart = firstAt + (tagged ? first.frameBytes : 0)
-  const h0 = tagged ? parseMp3FrameHeader(await bytesAt(audioStart, 4), 0) : first
+  const h0 = tagged ? parseMp3FrameHeader(await bytesAt(head, source, audioStart, 4, signal), 0) : first
   if (h0 === undefined) return undefined
   const spf = h0.samplesPerFrame
   const bytesPerFrame = (spf / 8) * ((h0.bitrateKbps * 1000) / h0.sampleRate)

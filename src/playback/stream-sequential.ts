@@ -22,7 +22,7 @@
  * (src/party/song-loader.ts).
  */
 import { CorruptAudioError } from './errors.ts'
-import { type ByteSource, collect, type StreamableSource } from './stream-song.ts'
+import { type ByteSource, bytesAt, type StreamableSource } from './stream-song.ts'
 
 /** One step of a streaming decoder: planar samples, `samplesDecoded` of them valid. */
 interface DecodedChunk {
@@ -132,10 +132,7 @@ export async function opusStreamable(
   const info = readOpusHead(head)
   if (info === undefined || info.channels === 0) return undefined
   const tailStart = Math.max(0, source.size - OGG_TAIL_BYTES)
-  const tail =
-    tailStart === 0 && head.length >= source.size
-      ? head
-      : await collect(source, tailStart, source.size - 1, signal)
+  const tail = await bytesAt(head, source, tailStart, source.size - tailStart, signal)
   const granule = lastGranule(tail, info.serial)
   if (granule === undefined || granule <= info.preSkip) return undefined
   // ogg-opus-decoder gives the header's channels and always 48 kHz.

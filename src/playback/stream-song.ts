@@ -76,6 +76,19 @@ export async function collect(
   return Buffer.concat(parts)
 }
 
+/** Bytes [offset, offset + n) of `source` (fewer at its end): from `head`, its first bytes, when they are there. */
+export async function bytesAt(
+  head: Uint8Array,
+  source: ByteSource,
+  offset: number,
+  n: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  if (offset + n <= head.length) return head.subarray(offset, offset + n)
+  const end = Math.min(source.size, offset + n) - 1
+  return end < offset ? new Uint8Array(0) : collect(source, offset, end, signal)
+}
+
 /** A song that fills in as it arrives, or undefined when this file cannot stream (its format, an odd rate). */
 export async function streamSong(
   source: ByteSource,
@@ -94,12 +107,7 @@ export async function streamSong(
     streamable = await mp3Streamable(head, source, options.signal)
   } else if (format === 'flac' && formats.includes('flac')) {
     const { flacSeekable } = await import('./stream-flac.ts')
-    const bytesAt = async (offset: number, n: number): Promise<Uint8Array> => {
-      if (offset + n <= head.length) return head.subarray(offset, offset + n)
-      const end = Math.min(source.size, offset + n) - 1
-      return end < offset ? new Uint8Array(0) : collect(source, offset, end, options.signal)
-    }
-    streamable = await flacSeekable(head, source, bytesAt)
+    streamable = await flacSeekable(head, source, options.signal)
   } else if (format === 'ogg-opus' && formats.includes('ogg-opus')) {
     const { opusStreamable } = await import('./stream-sequential.ts')
     streamable = await opusStreamable(head, source, options.signal)
