@@ -1,7 +1,9 @@
 /**
  * Decode a song file to planar Float32 PCM at the output rate (48 kHz by
  * default): MP3 (mpg123-decoder), FLAC (@wasm-audio-decoders/flac), Ogg Opus
- * (ogg-opus-decoder), WAV (by hand, ./wav.ts). Other rates go through the
+ * (ogg-opus-decoder), Ogg Vorbis (@wasm-audio-decoders/ogg-vorbis), WAV (by
+ * hand, ./wav.ts). AAC/M4A is not among them: the one wasm AAC decoder (FAAD2)
+ * is GPL, and Tutti is MIT; a browser speaker decodes it itself. Other rates go through the
  * windowed-sinc resampler in ./resample.ts. The format is sniffed from the
  * bytes, never trusted from a file name. The wasm decoders are imported on
  * first use: an idle node that never plays a party song does not carry them
@@ -36,7 +38,7 @@ export function frameReady(song: DecodedSong, pos: number): boolean {
   return song.ready === undefined || (pos >= song.ready.from && pos < song.ready.to)
 }
 
-export type AudioFormat = 'wav' | 'mp3' | 'flac' | 'ogg-opus' | 'ogg-other'
+export type AudioFormat = 'wav' | 'mp3' | 'flac' | 'ogg-opus' | 'ogg-vorbis' | 'ogg-other'
 
 export interface DecodeOptions {
   outputSampleRate?: number
@@ -48,7 +50,12 @@ export function detectFormat(bytes: Uint8Array): AudioFormat | undefined {
   const text = (at: number, n: number) => String.fromCharCode(...bytes.subarray(at, at + n))
   if (isWav(bytes)) return 'wav'
   if (text(0, 4) === 'fLaC') return 'flac'
-  if (text(0, 4) === 'OggS') return text(28, 8) === 'OpusHead' ? 'ogg-opus' : 'ogg-other'
+  if (text(0, 4) === 'OggS') {
+    // The first page holds the codec's identification header alone (a 1-byte segment table, so it starts at 28).
+    if (text(28, 8) === 'OpusHead') return 'ogg-opus'
+    if (bytes[28] === 0x01 && text(29, 6) === 'vorbis') return 'ogg-vorbis'
+    return 'ogg-other'
+  }
   if (text(0, 3) === 'ID3') return 'mp3'
   // Bare MPEG audio frame sync: 11 set bits, layer bits not "reserved".
   if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1] & 0xe0) === 0xe0 && (bytes[1] & 0x06) !== 0)
@@ -74,8 +81,11 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
     case 'ogg-opus':
       decoded = await decodeOpus(bytes)
       break
+    case 'ogg-vorbis':
+      decoded = await decodeVorbis(bytes)
+      break
     case 'ogg-other':
-      throw new UnsupportedAudioError('Ogg without Opus (e.g. Vorbis) is not supported')
+      throw new UnsupportedAudioError('an Ogg stream with neither Opus nor Vorbis in it is not supported')
     default:
       throw new UnsupportedAudioError('unknown audio format')
   }
@@ -127,24 +137,37 @@ async function decodeMp3(bytes: Uint8Array) {
   }
 }
 
-async function decodeFlac(bytes: Uint8Array) {
-  const { FLACDecoder } = await import('@wasm-audio-decoders/flac')
-  const decoder = new FLACDecoder()
+interface FileDecoder {
+  ready: Promise<void>
+  decodeFile(
+    bytes: Uint8Array,
+  ): Promise<{ channelData: Float32Array[]; samplesDecoded: number; sampleRate: number; errors: unknown[] }>
+  free(): void
+}
+
+/** A whole file through one of the wasm-audio-decoders (same interface for each), freed after. */
+async function decodeWith(kind: string, bytes: Uint8Array, make: () => Promise<FileDecoder>) {
+  const decoder = await make()
   await decoder.ready
   try {
-    return checked('flac', await decoder.decodeFile(bytes))
+    return checked(kind, await decoder.decodeFile(bytes))
   } finally {
     decoder.free()
   }
 }
 
-async function decodeOpus(bytes: Uint8Array) {
-  const { OggOpusDecoder } = await import('ogg-opus-decoder')
-  const decoder = new OggOpusDecoder()
-  await decoder.ready
-  try {
-    return checked('opus', await decoder.decodeFile(bytes))
-  } finally {
-    decoder.free()
-  }
+function decodeFlac(bytes: Uint8Array) {
+  return decodeWith('flac', bytes, async () => new (await import('@wasm-audio-decoders/flac')).FLACDecoder())
+}
+
+function decodeOpus(bytes: Uint8Array) {
+  return decodeWith('opus', bytes, async () => new (await import('ogg-opus-decoder')).OggOpusDecoder())
+}
+
+function decodeVorbis(bytes: Uint8Array) {
+  return decodeWith(
+    'vorbis',
+    bytes,
+    async () => new (await import('@wasm-audio-decoders/ogg-vorbis')).OggVorbisDecoder(),
+  )
 }

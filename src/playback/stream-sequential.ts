@@ -1,7 +1,7 @@
 /**
  * Songs that decode only from their first byte on, for ./stream-song.ts: VBR
  * MP3 (a Xing tag: a position's frame cannot be found from its byte offset)
- * and Ogg Opus (a page's audio depends on the pages before it). They still
+ * and Ogg Opus and Vorbis (a page's audio depends on the pages before it). They still
  * play while they arrive — from the start, in order: a member who joins
  * mid-song hears it once everything up to the party's position is in (the
  * swarm fetches a streaming read's pieces first, in reading order), not after
@@ -10,9 +10,9 @@
  * t / (k − 1) seconds (a WAV, CBR MP3 or FLAC starts at the position instead).
  *
  * The song's length must be known before its audio is: it comes from the
- * header — the Xing frame count with LAME's gapless figures — or, for Ogg
- * Opus, from its end (the last page's granule position, less the pre-skip),
- * so its last bytes are read first. It is exactly what a whole-file decode
+ * header — the Xing frame count with LAME's gapless figures — or, for Ogg,
+ * from its end (the last page's granule position, less Opus's pre-skip), so
+ * its last bytes are read first. It is exactly what a whole-file decode
  * gives (tested against it). The bytes go through the same decoders
  * ./decode.ts uses on a whole file, chunk by chunk as they arrive. A file
  * whose header leaves the length open (a Xing tag without frames or gapless
@@ -123,29 +123,86 @@ export function lastGranule(tail: Uint8Array, serial: number): number | undefine
   return last
 }
 
-/** An Ogg Opus file as a sequential streamable source: its length from the last page, read first. */
+/** The identification header of an Ogg Vorbis file (its first page), or undefined when `head` has none. */
+export function readVorbisHead(
+  head: Uint8Array,
+): { serial: number; channels: number; sampleRate: number } | undefined {
+  if (head.length < 27 || String.fromCharCode(...head.subarray(0, 4)) !== 'OggS') return undefined
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  const at = 27 + head[26]
+  // Packet type 1, "vorbis", version 0 (u32), channels (u8), sample rate (u32).
+  if (head.length < at + 16 || head[at] !== 0x01) return undefined
+  if (String.fromCharCode(...head.subarray(at + 1, at + 7)) !== 'vorbis') return undefined
+  if (view.getUint32(at + 7, true) !== 0) return undefined
+  return {
+    serial: view.getUint32(14, true),
+    channels: head[at + 11],
+    sampleRate: view.getUint32(at + 12, true),
+  }
+}
+
+interface OggStream {
+  kind: string
+  serial: number
+  channels: number
+  sampleRate: number
+  /** Samples the decoder drops at the start (Opus's pre-skip; 0 for Vorbis, whose granules count samples). */
+  preSkip: number
+}
+
+/**
+ * An Ogg stream as a sequential streamable source. Its length is the granule
+ * position of its last page, less the pre-skip: the file's final bytes are
+ * read first. Undefined when no page of the stream is found there.
+ */
+async function oggStreamable(
+  head: Uint8Array,
+  source: ByteSource,
+  stream: OggStream,
+  open: () => Promise<ChunkDecoder>,
+  signal?: AbortSignal,
+): Promise<StreamableSource | undefined> {
+  if (stream.channels === 0 || stream.sampleRate === 0) return undefined
+  const tailStart = Math.max(0, source.size - OGG_TAIL_BYTES)
+  const tail = await bytesAt(head, source, tailStart, source.size - tailStart, signal)
+  const granule = lastGranule(tail, stream.serial)
+  if (granule === undefined || granule <= stream.preSkip) return undefined
+  const { kind, channels, sampleRate } = stream
+  return sequentialStreamable(source, { kind, channels, sampleRate, frames: granule - stream.preSkip }, open)
+}
+
+/** An Ogg Opus file as a sequential streamable source. */
 export async function opusStreamable(
   head: Uint8Array,
   source: ByteSource,
   signal?: AbortSignal,
 ): Promise<StreamableSource | undefined> {
   const info = readOpusHead(head)
-  if (info === undefined || info.channels === 0) return undefined
-  const tailStart = Math.max(0, source.size - OGG_TAIL_BYTES)
-  const tail = await bytesAt(head, source, tailStart, source.size - tailStart, signal)
-  const granule = lastGranule(tail, info.serial)
-  if (granule === undefined || granule <= info.preSkip) return undefined
+  if (info === undefined) return undefined
   // ogg-opus-decoder gives the header's channels and always 48 kHz.
-  const shape = {
-    kind: 'Ogg Opus',
-    channels: info.channels,
-    sampleRate: 48_000,
-    frames: granule - info.preSkip,
-  }
-  return sequentialStreamable(source, shape, async () => {
+  const stream = { kind: 'Ogg Opus', ...info, sampleRate: 48_000 }
+  const open = async () => {
     const { OggOpusDecoder } = await import('ogg-opus-decoder')
     const decoder = new OggOpusDecoder()
     await decoder.ready
     return decoder
-  })
+  }
+  return oggStreamable(head, source, stream, open, signal)
+}
+
+/** An Ogg Vorbis file as a sequential streamable source. */
+export async function vorbisStreamable(
+  head: Uint8Array,
+  source: ByteSource,
+  signal?: AbortSignal,
+): Promise<StreamableSource | undefined> {
+  const info = readVorbisHead(head)
+  if (info === undefined) return undefined
+  const open = async () => {
+    const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis')
+    const decoder = new OggVorbisDecoder()
+    await decoder.ready
+    return decoder
+  }
+  return oggStreamable(head, source, { kind: 'Ogg Vorbis', ...info, preSkip: 0 }, open, signal)
 }

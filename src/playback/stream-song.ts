@@ -11,7 +11,7 @@
  * offset) and constant-bitrate MP3 (./stream-mp3.ts: decoded from a frame
  * boundary a few frames early, whose output is thrown away) and FLAC
  * (./stream-flac.ts: from the frame holding the position; frames decode on
- * their own). VBR MP3 and Ogg Opus stream too, but only from their start
+ * their own). VBR MP3, Ogg Opus and Ogg Vorbis stream too, but only from their start
  * (./stream-sequential.ts): the party's position plays once everything before
  * it is in. A file whose length its header leaves open needs the whole file:
  * `streamSong` answers undefined.
@@ -89,12 +89,14 @@ export async function bytesAt(
   return end < offset ? new Uint8Array(0) : collect(source, offset, end, signal)
 }
 
+export type StreamFormat = 'wav' | 'mp3' | 'flac' | 'ogg-opus' | 'ogg-vorbis'
+
 /** A song that fills in as it arrives, or undefined when this file cannot stream (its format, an odd rate). */
 export async function streamSong(
   source: ByteSource,
   options: StreamSongOptions,
   /** Only these formats (default: every one that can stream). */
-  formats: ReadonlyArray<'wav' | 'mp3' | 'flac' | 'ogg-opus'> = ['wav', 'mp3', 'flac', 'ogg-opus'],
+  formats: ReadonlyArray<StreamFormat> = ['wav', 'mp3', 'flac', 'ogg-opus', 'ogg-vorbis'],
 ): Promise<DecodedSong | undefined> {
   const head = await collect(source, 0, Math.min(source.size, HEAD_BYTES) - 1, options.signal)
   const format = detectFormat(head)
@@ -111,6 +113,9 @@ export async function streamSong(
   } else if (format === 'ogg-opus' && formats.includes('ogg-opus')) {
     const { opusStreamable } = await import('./stream-sequential.ts')
     streamable = await opusStreamable(head, source, options.signal)
+  } else if (format === 'ogg-vorbis' && formats.includes('ogg-vorbis')) {
+    const { vorbisStreamable } = await import('./stream-sequential.ts')
+    streamable = await vorbisStreamable(head, source, options.signal)
   }
   return streamable === undefined ? undefined : streamDecoded(streamable, options)
 }

@@ -1,4 +1,4 @@
-// A member who joins mid-song without the song on disk fetches it through the swarm from the party and plays it within 2 ms of the host (its clock offset by seconds and drifting), from verified bytes identical to the host's file; behind a slow host uplink, a WAV, CBR MP3, FLAC or Ogg Opus song plays from the party's position before its download completes.
+// A member who joins mid-song without the song on disk fetches it through the swarm from the party and plays it within 2 ms of the host (its clock offset by seconds and drifting), from verified bytes identical to the host's file; behind a slow host uplink, a WAV, CBR MP3, FLAC, Ogg Opus or Ogg Vorbis song plays from the party's position before its download completes.
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,6 +20,7 @@ import { mulberry32 } from '../../src/shared/random.ts'
 import { createSwarm, type Swarm } from '../../src/swarm/index.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { flacBytes, oggOpusBytes } from '../library/containers.ts'
+import { oggVorbisBytes } from '../playback/vorbis-fixture.ts'
 import { FakeLibrary } from '../swarm/helpers.ts'
 
 const SONG_SECONDS = 90
@@ -262,6 +263,20 @@ async function writeOpusSong(dir: string, seconds: number): Promise<string> {
   return path
 }
 
+/** Deterministic noise over tones, stereo 44.1 kHz Ogg Vorbis at libvorbis quality 6: ~210 kbps, ~26 KB a second. */
+async function writeVorbisSong(dir: string, seconds: number): Promise<string> {
+  const random = mulberry32(17)
+  const channel = (step: number) =>
+    Float32Array.from(
+      { length: 44_100 * seconds },
+      (_, i) => 0.3 * Math.sin(i * step) + (random() - 0.5) * 0.3,
+    )
+  const path = join(dir, 'song.ogg')
+  const pcm = { sampleRate: 44_100, left: channel(0.05), right: channel(0.031) }
+  await writeFile(path, await oggVorbisBytes(pcm, { quality: 6 }))
+  return path
+}
+
 const STREAMING_CASES = [
   {
     what: '44.1 kHz WAV, resampled',
@@ -294,6 +309,15 @@ const STREAMING_CASES = [
     // ~3.9 MB (59 pieces) at 256 KiB/s (8x the song's bitrate): ~15 s for the whole file. From its start, the
     // stream must catch up with a party that moves on meanwhile: at 8x that takes ~2 s, to ~14 s in (~7 pieces).
     uploadRate: 256 * 1024,
+    joinAfter: 12,
+  },
+  {
+    what: 'Ogg Vorbis (its last page read first for the length, then decoded from its start)',
+    seconds: 120,
+    write: (dir: string) => writeVorbisSong(dir, 120),
+    // ~3.2 MB (49 pieces) at 128 KiB/s (~5x the song's bitrate): ~25 s for the whole file. The stream catches
+    // up with the party after ~12 / (5 - 1) = 3 s more, with the tail's 64 KiB read first.
+    uploadRate: 128 * 1024,
     joinAfter: 12,
   },
 ]

@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import { Mp3Encoder } from '@breezystack/lamejs'
 import { decodeAudio, detectFormat } from '../../src/playback/decode.ts'
 import { resampleChannel } from '../../src/playback/resample.ts'
+import { oggVorbisBytes } from './vorbis-fixture.ts'
 
 /** A WAV file built by hand so each sample format is exercised. */
 function makeWav(options: {
@@ -149,14 +150,57 @@ test('an MP3 decodes to a sine of the right pitch and length', async () => {
   assert.ok(Math.abs(frequencyOf(song.channels[0].subarray(4800, 90_000), 48_000) - 440) < 1)
 })
 
-test('unknown, Vorbis-in-Ogg and truncated files are refused with typed errors', async () => {
+test('an Ogg Vorbis file decodes to its sines at the right pitch and length, resampled to 48 kHz', async () => {
+  const rate = 44_100
+  const left = sine(440, rate, 2 * rate)
+  const right = sine(660, rate, 2 * rate)
+  const bytes = await oggVorbisBytes({ sampleRate: rate, left, right })
+  assert.equal(detectFormat(bytes), 'ogg-vorbis')
+  const song = await decodeAudio(bytes)
+  assert.equal(song.sourceSampleRate, rate)
+  // A Vorbis granule position counts samples: the decode ends exactly where the source did.
+  assert.equal(song.frames, 96_000)
+  assert.ok(Math.abs(frequencyOf(song.channels[0].subarray(4800, 90_000), 48_000) - 440) < 1)
+  assert.ok(Math.abs(frequencyOf(song.channels[1].subarray(4800, 90_000), 48_000) - 660) < 1)
+})
+
+test('unknown, other-codec Ogg, headless Vorbis and truncated files are refused with typed errors', async () => {
   await assert.rejects(decodeAudio(new TextEncoder().encode('hello, not audio')), {
     name: 'UnsupportedAudioError',
   })
-  const ogg = new Uint8Array(64)
-  ogg.set(new TextEncoder().encode('OggS'), 0)
-  ogg.set(new TextEncoder().encode('\x01vorbis'), 28)
-  await assert.rejects(decodeAudio(ogg), { name: 'UnsupportedAudioError' })
+  const ogg = (codecHeader: string) => {
+    const bytes = new Uint8Array(64)
+    bytes.set(new TextEncoder().encode('OggS'), 0)
+    bytes.set(new TextEncoder().encode(codecHeader), 28)
+    return bytes
+  }
+  assert.equal(detectFormat(ogg('\x80theora')), 'ogg-other')
+  await assert.rejects(decodeAudio(ogg('\x80theora')), { name: 'UnsupportedAudioError' })
+  // A Vorbis identification header and nothing after it: no audio, a clear error.
+  await assert.rejects(decodeAudio(ogg('\x01vorbis')), { name: 'CorruptAudioError' })
   const wav = makeWav({ rate: 48_000, channels: [sine(440, 48_000, 100)], format: 1, bits: 16 })
   await assert.rejects(decodeAudio(wav.subarray(0, 30)), { name: 'CorruptAudioError' })
+})
+
+test('a Vorbis file cut short or with random bytes for audio plays what it holds and leaves the process running', async () => {
+  const rate = 44_100
+  const bytes = await oggVorbisBytes({
+    sampleRate: rate,
+    left: sine(440, rate, 2 * rate),
+    right: sine(660, rate, 2 * rate),
+  })
+  const half = await decodeAudio(bytes.subarray(0, bytes.length >> 1))
+  assert.ok(half.frames > 0 && half.frames < 96_000, `half the file: ${half.frames} frames`)
+  // The headers stay; every byte after them is noise. The decoder must neither crash nor hang.
+  const hostile = Buffer.from(bytes)
+  const audioFrom = hostile.indexOf('OggS', hostile.indexOf('OggS', 1) + 1)
+  assert.ok(audioFrom > 0)
+  let x = 7
+  for (let at = audioFrom + 40; at < hostile.length; at++) {
+    x = (x * 16807) % 2147483647
+    hostile[at] = x & 0xff
+  }
+  const garbled = await decodeAudio(hostile).catch((err: Error) => err)
+  if (garbled instanceof Error) assert.equal(garbled.name, 'CorruptAudioError')
+  else assert.ok(garbled.frames < 96_000, `${garbled.frames} frames from the garbled file`)
 })

@@ -1,4 +1,4 @@
-// VBR MP3 and Ogg Opus that are still arriving stream from their start: the song resolves once the audio up to the
+// VBR MP3, Ogg Opus and Ogg Vorbis that are still arriving stream from their start: the song resolves once the audio up to the
 // party's position is decoded while the rest has not arrived, its length is the whole-file decode's from the first
 // moment (from the Xing frame count and gapless figures, or the last Ogg page), its ready samples are the whole-file
 // decode's, and it is whole once every byte is in. Headers that leave the length open do not stream.
@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 import { encodeMp3 } from '../../src/library/demo/encode.ts'
 import type { DecodedSong } from '../../src/playback/decode.ts'
 import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
-import { lastGranule, readOpusHead } from '../../src/playback/stream-sequential.ts'
+import { lastGranule, readOpusHead, readVorbisHead } from '../../src/playback/stream-sequential.ts'
 import { streamSong } from '../../src/playback/stream-song.ts'
 import { oggOpusBytes } from '../library/containers.ts'
 import {
@@ -18,6 +18,7 @@ import {
   streamBesideWhole,
   worstDifference,
 } from './stream-helpers.ts'
+import { oggVorbisBytes } from './vorbis-fixture.ts'
 
 const OUT = 48_000
 const tags = { title: 't', artist: 'a', album: 'b' }
@@ -64,6 +65,15 @@ async function streamsFromTheStart(
   return whole
 }
 
+/** With the capture pattern of every page in its last 64 KiB wiped, an Ogg file's length is unknown: it does not stream. */
+async function doesNotStreamWithoutTailPages(ogg: Uint8Array): Promise<void> {
+  const bytes = Buffer.from(ogg)
+  for (let at = bytes.indexOf('OggS', bytes.length - 64 * 1024); at >= 0; at = bytes.indexOf('OggS', at + 1))
+    bytes.write('Oggx', at, 'latin1')
+  const { source } = gatedSource(bytes, 0)
+  assert.equal(await streamSong(source, { startAt: 0, outputSampleRate: OUT }), undefined)
+}
+
 describe('streaming a VBR MP3 from its start', () => {
   it('plays the position once the bytes before it are in, equal to the whole-file decode', async () => {
     const mp3 = vbrMp3()
@@ -103,15 +113,46 @@ describe('streaming an Ogg Opus from its start', () => {
   })
 
   it('does not stream when no page near its end gives a granule position', async () => {
-    const bytes = Buffer.from(opus())
-    // Wipe the capture pattern of every page in the last 64 KiB.
-    for (
-      let at = bytes.indexOf('OggS', bytes.length - 64 * 1024);
-      at >= 0;
-      at = bytes.indexOf('OggS', at + 1)
-    )
-      bytes.write('Oggx', at, 'latin1')
-    const { source } = gatedSource(bytes, 0)
-    assert.equal(await streamSong(source, { startAt: 0, outputSampleRate: OUT }), undefined)
+    await doesNotStreamWithoutTailPages(opus())
+  })
+})
+
+describe('streaming an Ogg Vorbis from its start', () => {
+  // 12 s of stereo noise over tones at 44.1 kHz: ~30 KB a second, pages of ~4 KB.
+  const vorbis = () => oggVorbisBytes(noise(44_100, 12, { tones: true }))
+
+  /** Where each page starts, with its granule position (the samples up to the end of the page). */
+  function pages(bytes: Uint8Array): Array<{ at: number; granule: number }> {
+    const found: Array<{ at: number; granule: number }> = []
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    for (let at = buf.indexOf('OggS'); at >= 0; at = buf.indexOf('OggS', at + 1))
+      found.push({ at, granule: Number(view.getBigInt64(at + 6, true)) })
+    return found
+  }
+
+  it('reads its length from the last page first, then plays the position once the bytes before it are in', async () => {
+    const bytes = await vorbis()
+    const tailFrom = bytes.length - 64 * 1024
+    // Everything up to the first page that ends past 6.5 s is in, and the last 64 KiB; the party is at 5 s.
+    const available =
+      pages(bytes).find((p) => p.granule > 6.5 * 44_100)?.at ?? assert.fail('a page past 6.5 s')
+    assert.ok(available > 66_000 && tailFrom > available, `${available} of ${bytes.length} bytes`)
+    const whole = await streamsFromTheStart(bytes, available, 5, 44_100, tailFrom)
+    assert.equal(whole.frames, 12 * 48_000, 'the last granule position: 12 s')
+  })
+
+  it('parses the identification header and finds the last granule position of its own stream only', async () => {
+    const bytes = await vorbis()
+    const head = readVorbisHead(bytes) ?? assert.fail('a Vorbis identification header')
+    assert.equal(head.channels, 2)
+    assert.equal(head.sampleRate, 44_100)
+    assert.equal(lastGranule(bytes, head.serial), 12 * 44_100)
+    assert.equal(lastGranule(bytes, head.serial + 1), undefined)
+    assert.equal(readVorbisHead(bytes.subarray(0, 30)), undefined, 'cut inside the header')
+  })
+
+  it('does not stream when no page near its end gives a granule position', async () => {
+    await doesNotStreamWithoutTailPages(await vorbis())
   })
 })
