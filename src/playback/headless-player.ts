@@ -13,6 +13,7 @@ import type { Clock } from '../shared/clock.ts'
 import { TypedEmitter } from '../shared/events.ts'
 import { log } from '../shared/logger.ts'
 import type { DecodedSong } from './decode.ts'
+import { UnsupportedAudioError } from './errors.ts'
 import { type AudioSink, openSink, parseOutput, type RecordingInfo } from './outputs.ts'
 import { BlockRenderer, type PlayheadMapping } from './renderer.ts'
 import { locate, type QueueEntry, type Timeline } from './timeline.ts'
@@ -163,6 +164,13 @@ export function createHeadlessPlayer(
           else if (wantedCids().includes(cid)) songs.set(cid, song)
         })
         .catch((err: Error) => {
+          if (err instanceof UnsupportedAudioError) {
+            // A format this node cannot decode (AAC/M4A) stays so: asking again every few seconds
+            // read the whole file each time. Browser speakers decode such songs themselves.
+            failed.set(cid, Number.POSITIVE_INFINITY)
+            logger.error('cannot play %s on this node (%s); browser speakers still can', cid, err.message)
+            return
+          }
           failed.set(cid, components.clock.now() + retryMs)
           logger.error('could not load %s: %s', cid, err.message)
         })

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import type { DecodedSong } from '../../src/playback/decode.ts'
+import { UnsupportedAudioError } from '../../src/playback/errors.ts'
 import { createHeadlessPlayer, type HeadlessPlayer } from '../../src/playback/headless-player.ts'
 import { RECORDING_CHUNK_ID, type RecordingInfo } from '../../src/playback/outputs.ts'
 import type { PlayheadMapping } from '../../src/playback/renderer.ts'
@@ -291,6 +292,43 @@ test('a song that was not available yet is asked for again and plays once it arr
   assert.ok(first > 24_000 && first <= 1.6 * RATE, `first sound at ${first}`)
   // It joins the party where the party is, not at the song's start.
   assert.ok(Math.abs(left[first] - song.channels[0][first]) < S16_TOLERANCE)
+})
+
+test('a song in a format the node cannot decode is not asked for again; one that failed otherwise is', async () => {
+  for (const [error, expectedCalls] of [
+    [new UnsupportedAudioError('AAC is not supported'), 1],
+    [new Error('the download stalled'), 3],
+  ] as const) {
+    const clock = new ManualClock(EPOCH)
+    let calls = 0
+    const p = createHeadlessPlayer(
+      { output: `wav:${join(dir, 'unsupported.wav')}`, recordingStartLocalMs: EPOCH, retryLoadMs: 1000 },
+      {
+        clock,
+        ...identity,
+        loadSong: async () => {
+          calls++
+          throw error
+        },
+      },
+    )
+    await p.start()
+    try {
+      // A 10 s song: still wanted throughout.
+      p.setTimeline(start(EPOCH), [
+        { entryId: 'e1', cid: 'a', duration: { frames: 10 * RATE, sampleRate: RATE } },
+      ])
+      for (let t = EPOCH; t <= EPOCH + 2500; t += 100) {
+        clock.set(t)
+        p.renderUntil(t)
+        await p.whenLoaded()
+      }
+      assert.equal(p.playhead().idle, 'loading')
+    } finally {
+      await p.stop()
+    }
+    assert.equal(calls, expectedCalls, `${error.message}: asked ${calls} times in 2.5 s`)
+  }
 })
 
 test('a pipe output that fell behind skips ahead instead of playing late forever', async () => {
