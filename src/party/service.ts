@@ -262,6 +262,17 @@ interface Session {
 /** Entries in flight when a leader fails: the member retries them (same request id) this long. */
 const COMMAND_RETRY_MS = 8_000
 
+/** How long a member that leaves keeps trying to have its leave committed before it goes anyway. */
+const LEAVE_PATIENCE_MS = 10_000
+/** One attempt to hand the party's leadership to another member (./raft-party-log.ts `handOff`). */
+const HAND_OFF_MS = 3_000
+
+async function handOff(partyLog: RaftPartyLog): Promise<void> {
+  await partyLog
+    .handOff({ signal: AbortSignal.timeout(HAND_OFF_MS) })
+    .catch((err: Error) => logger('hand-off failed: %s', err.message))
+}
+
 export function createPartyService(init: PartyServiceInit, components: PartyServiceComponents): PartyService {
   const { libp2p, clock } = components
   components = { ...components } // attachPlayer replaces the player on our own copy
@@ -1167,15 +1178,15 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
           return
         }
         // Graceful: hand leadership to the best voter first (no election pause), then leave through it.
-        await s.log
-          .handOff({ signal: AbortSignal.timeout(2_000) })
-          .catch((err: Error) => logger('hand-off failed: %s', err.message))
+        await handOff(s.log)
       }
-      // The new leader's set-host may not be committed yet ("the host cannot leave"): retry briefly. Our own
-      // log tells when the leave committed (the leader hangs up on a departed member before it can answer).
+      // The new leader's set-host may not be committed yet ("the host cannot leave"): retry. Our own log
+      // tells when the leave committed (the leader hangs up on a departed member before it can answer).
+      // Going before it commits can leave the others without a quorum: in a party of two, the hand-off
+      // made the other member a voter, and one voter of two never wins an election.
       const partyLog = s.log
       const left = () => memberOf(partyLog.state, self) === undefined
-      const giveUpAt = clock.now() + 3_000
+      const giveUpAt = clock.now() + LEAVE_PATIENCE_MS
       let finished = false
       void (async () => {
         while (!left()) {
@@ -1192,7 +1203,9 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
               logger('leave not committed: %s', (err as Error).message)
               return
             }
-            await sleep(100)
+            // Still the leader: the hand-off did not finish in time (a busy machine). Try it again.
+            if (partyLog.leader() === self) await handOff(partyLog)
+            else await sleep(100)
           }
         }
       })().finally(() => {
