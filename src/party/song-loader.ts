@@ -3,7 +3,7 @@
  * them, else through the swarm with the party members as providers. A song
  * not yet here streams: the player gets it as soon as the audio at the
  * party's position has arrived (src/playback/stream-song.ts; a VBR MP3 or
- * Ogg Opus once everything before it has) while the rest keeps coming; a
+ * Ogg Vorbis once everything before it has) while the rest keeps coming; a
  * stream that fails before it plays (or a file whose header leaves its length
  * open) is decoded once downloaded; a stream that stops later is completed
  * from the downloaded file. Until then the

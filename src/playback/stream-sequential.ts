@@ -1,13 +1,16 @@
 /**
  * Songs that decode only from their first byte on, for ./stream-song.ts: VBR
- * MP3 (a Xing tag: a position's frame cannot be found from its byte offset)
- * and Ogg Opus and Vorbis (a page's audio depends on the pages before it). They still
+ * MP3 (a Xing tag: a position's frame cannot be found from its byte offset),
+ * Ogg Vorbis (where a page's samples start follows from each packet's block
+ * size, known only through the setup header's modes: not parsed here, so it
+ * is not placed mid-file) and an Ogg Opus whose comment header is longer than
+ * the head (any other Opus starts at the position: ./stream-opus.ts). They still
  * play while they arrive — from the start, in order: a member who joins
  * mid-song hears it once everything up to the party's position is in (the
  * swarm fetches a streaming read's pieces first, in reading order), not after
  * the whole download. The party moves on meanwhile: bytes arriving at k times
  * the song's bitrate catch up with a member who joined t seconds in after
- * t / (k − 1) seconds (a WAV, CBR MP3 or FLAC starts at the position instead).
+ * t / (k − 1) seconds (a WAV, CBR MP3, FLAC or Opus starts at the position instead).
  *
  * The song's length must be known before its audio is: it comes from the
  * header — the Xing frame count with LAME's gapless figures — or, for Ogg,
@@ -150,6 +153,25 @@ interface OggStream {
   preSkip: number
 }
 
+/** The granule position of stream `serial`'s last page, from the file's final bytes (read first). */
+export async function endGranule(
+  head: Uint8Array,
+  source: ByteSource,
+  serial: number,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  const tailStart = Math.max(0, source.size - OGG_TAIL_BYTES)
+  return lastGranule(await bytesAt(head, source, tailStart, source.size - tailStart, signal), serial)
+}
+
+/** A fresh ogg-opus-decoder (it gives the header's channels, always at 48 kHz). */
+export async function openOpusDecoder(): Promise<ChunkDecoder> {
+  const { OggOpusDecoder } = await import('ogg-opus-decoder')
+  const decoder = new OggOpusDecoder()
+  await decoder.ready
+  return decoder
+}
+
 /**
  * An Ogg stream as a sequential streamable source. Its length is the granule
  * position of its last page, less the pre-skip: the file's final bytes are
@@ -163,9 +185,7 @@ async function oggStreamable(
   signal?: AbortSignal,
 ): Promise<StreamableSource | undefined> {
   if (stream.channels === 0 || stream.sampleRate === 0) return undefined
-  const tailStart = Math.max(0, source.size - OGG_TAIL_BYTES)
-  const tail = await bytesAt(head, source, tailStart, source.size - tailStart, signal)
-  const granule = lastGranule(tail, stream.serial)
+  const granule = await endGranule(head, source, stream.serial, signal)
   if (granule === undefined || granule <= stream.preSkip) return undefined
   const { kind, channels, sampleRate } = stream
   return sequentialStreamable(source, { kind, channels, sampleRate, frames: granule - stream.preSkip }, open)
@@ -179,15 +199,13 @@ export async function opusStreamable(
 ): Promise<StreamableSource | undefined> {
   const info = readOpusHead(head)
   if (info === undefined) return undefined
-  // ogg-opus-decoder gives the header's channels and always 48 kHz.
-  const stream = { kind: 'Ogg Opus', ...info, sampleRate: 48_000 }
-  const open = async () => {
-    const { OggOpusDecoder } = await import('ogg-opus-decoder')
-    const decoder = new OggOpusDecoder()
-    await decoder.ready
-    return decoder
-  }
-  return oggStreamable(head, source, stream, open, signal)
+  return oggStreamable(
+    head,
+    source,
+    { kind: 'Ogg Opus', ...info, sampleRate: 48_000 },
+    openOpusDecoder,
+    signal,
+  )
 }
 
 /** An Ogg Vorbis file as a sequential streamable source. */

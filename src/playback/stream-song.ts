@@ -11,9 +11,11 @@
  * offset) and constant-bitrate MP3 (./stream-mp3.ts: decoded from a frame
  * boundary a few frames early, whose output is thrown away) and FLAC
  * (./stream-flac.ts: from the frame holding the position; frames decode on
- * their own). VBR MP3, Ogg Opus and Ogg Vorbis stream too, but only from their start
- * (./stream-sequential.ts): the party's position plays once everything before
- * it is in. A file whose length its header leaves open needs the whole file:
+ * their own) and Ogg Opus (./stream-opus.ts: from the page before the
+ * position, found by its granule position). VBR MP3 and Ogg Vorbis stream
+ * too, but only from their start (./stream-sequential.ts), as does an Opus
+ * whose comments outgrow the head: the party's position plays once
+ * everything before it is in. A file whose length its header leaves open needs the whole file:
  * `streamSong` answers undefined.
  */
 import { type DecodedSong, detectFormat } from './decode.ts'
@@ -111,8 +113,11 @@ export async function streamSong(
     const { flacSeekable } = await import('./stream-flac.ts')
     streamable = await flacSeekable(head, source, options.signal)
   } else if (format === 'ogg-opus' && formats.includes('ogg-opus')) {
+    const { opusSeekable } = await import('./stream-opus.ts')
     const { opusStreamable } = await import('./stream-sequential.ts')
-    streamable = await opusStreamable(head, source, options.signal)
+    streamable =
+      (await opusSeekable(head, source, options.signal)) ??
+      (await opusStreamable(head, source, options.signal))
   } else if (format === 'ogg-vorbis' && formats.includes('ogg-vorbis')) {
     const { vorbisStreamable } = await import('./stream-sequential.ts')
     streamable = await vorbisStreamable(head, source, options.signal)

@@ -192,7 +192,11 @@ const OPUS_FRAME = 960 // 20 ms at 48 kHz
  * bytes, which a CELT decoder turns into audio (noise); without, packets are
  * TOC-only.
  */
-export function oggOpusBytes(seconds: number, tags: Tags, { frameBytes = 0 } = {}): Buffer {
+export function oggOpusBytes(
+  seconds: number,
+  tags: Tags,
+  { frameBytes = 0, packetsPerPage = 200 } = {},
+): Buffer {
   const head = Buffer.alloc(19)
   head.write('OpusHead', 0, 'latin1')
   head[8] = 1 // version
@@ -212,8 +216,8 @@ export function oggOpusBytes(seconds: number, tags: Tags, { frameBytes = 0 } = {
   )
   const serial = 0x7475_7474
   const pages = [oggPage([head], 0n, serial, 0, 0x02), oggPage([opusTags], 0n, serial, 1, 0)]
-  // Up to 200 packets a page, as many as its 255 lacing values allow.
-  const perPage = Math.min(200, Math.floor(255 / (Math.floor((1 + frameBytes) / 255) + 1)))
+  // Up to `packetsPerPage` packets a page (200: 4 s), as many as its 255 lacing values allow.
+  const perPage = Math.min(packetsPerPage, Math.floor(255 / (Math.floor((1 + frameBytes) / 255) + 1)))
   for (let at = 0, seq = 2; at < frames; at += perPage, seq++) {
     const chunk = packets.slice(at, at + perPage)
     const last = at + perPage >= frames

@@ -277,9 +277,14 @@ async function writeVorbisSong(dir: string, seconds: number): Promise<string> {
   return path
 }
 
+/**
+ * `fromPosition`: the song starts at the party's position, so it plays while pieces between its head and the
+ * position are still missing (checked where enough pieces lie before the position to tell).
+ */
 const STREAMING_CASES = [
   {
     what: '44.1 kHz WAV, resampled',
+    fromPosition: true,
     seconds: SONG_SECONDS,
     write: (dir: string) => writeNoiseSong(dir, 44_100),
     // The host's uplink carries the 7.9 MB song in ~30 s; the audio at the join position needs well under a second of it.
@@ -288,6 +293,8 @@ const STREAMING_CASES = [
   },
   {
     what: '128 kbps CBR MP3 (decoded from a frame boundary before the position)',
+    // Too few pieces lie before the position (2 of 30) to tell from which ones arrived.
+    fromPosition: false,
     seconds: 120,
     write: (dir: string) => writeMp3Song(dir, 120),
     // ~1.9 MB (30 pieces) at 64 KiB/s (4x the song's bitrate): ~30 s for the whole file; the head and the audio at the position are 2 pieces.
@@ -296,6 +303,7 @@ const STREAMING_CASES = [
   },
   {
     what: 'FLAC (decoded from the frame holding the position)',
+    fromPosition: true,
     seconds: 60,
     write: (dir: string) => writeFlacSong(dir, 60),
     // 5.3 MB at 128 KiB/s: ~40 s for the whole file; the head and the audio at the position are 2-3 pieces.
@@ -303,16 +311,18 @@ const STREAMING_CASES = [
     joinAfter: 12,
   },
   {
-    what: 'Ogg Opus (its last page read first for the length, then decoded from its start)',
+    what: 'Ogg Opus (its last page read first for the length, then decoded from the page before the position)',
+    fromPosition: true,
     seconds: 120,
     write: (dir: string) => writeOpusSong(dir, 120),
-    // ~3.9 MB (59 pieces) at 256 KiB/s (8x the song's bitrate): ~15 s for the whole file. From its start, the
-    // stream must catch up with a party that moves on meanwhile: at 8x that takes ~2 s, to ~14 s in (~7 pieces).
-    uploadRate: 256 * 1024,
+    // ~3.9 MB (59 pieces) at 128 KiB/s (4x the song's bitrate): ~30 s for the whole file; the head, the tail
+    // and the pages at the position are 3-4 pieces.
+    uploadRate: 128 * 1024,
     joinAfter: 12,
   },
   {
     what: 'Ogg Vorbis (its last page read first for the length, then decoded from its start)',
+    fromPosition: false,
     seconds: 120,
     write: (dir: string) => writeVorbisSong(dir, 120),
     // ~3.2 MB (49 pieces) at 128 KiB/s (~5x the song's bitrate): ~25 s for the whole file. The stream catches
@@ -353,9 +363,15 @@ for (const c of STREAMING_CASES) {
         `the host ${c.joinAfter} s in`,
         { timeoutMs: 40_000 },
       )
+      const verified = new Set<number>()
+      joiner.swarm.on('piece:verified', (e) => {
+        if (e.cid === cid) verified.add(e.piece)
+      })
       await joiner.party.join(invite)
       const j = joiner
-      let playingWhileIncomplete: { piecesDone: number; pieces?: number; errorMs: number } | undefined
+      let playingWhileIncomplete:
+        | { piecesDone: number; pieces?: number; errorMs: number; missingBefore: number[] }
+        | undefined
       await waitFor(
         () => {
           const T = monotonicClock.now() - 200
@@ -365,10 +381,16 @@ for (const c of STREAMING_CASES) {
           if (download?.state === 'done')
             throw new Error(`the download completed before the joiner played (${JSON.stringify(download)})`)
           if (ref === undefined || mine === undefined || download === undefined) return false
+          // Pieces between the head and the position (its share of the file, less two) not there yet.
+          const before = Math.floor((mine / c.seconds) * (download.pieces ?? 0)) - 2
+          const missingBefore = Array.from({ length: Math.max(0, before - 1) }, (_, i) => i + 1).filter(
+            (piece) => !verified.has(piece),
+          )
           playingWhileIncomplete = {
             piecesDone: download.piecesDone,
             pieces: download.pieces,
             errorMs: Math.abs(mine - ref) * 1000,
+            missingBefore,
           }
           return true
         },
@@ -391,6 +413,13 @@ for (const c of STREAMING_CASES) {
         playingWhileIncomplete.errorMs < 20,
         `playing at the party's position (${playingWhileIncomplete.errorMs} ms off)`,
       )
+      if (c.fromPosition) {
+        // It started at the position, not from the file's start: pieces before it had not arrived.
+        assert.ok(
+          playingWhileIncomplete.missingBefore.length > 0,
+          'playing with every piece before the position in',
+        )
+      }
       assert.equal(j.loads[0]?.fromDisk, false)
     })
   })

@@ -93,10 +93,12 @@ export async function streamBesideWhole(
   source: ByteSource,
   startAt: number,
   outRate: number,
+  /** How to stream (default `streamSong`; a test of one path may pick it). */
+  stream: typeof streamSong = streamSong,
 ) {
   const whole = await decodeAudio(bytes, { outputSampleRate: outRate })
   let done: Error | undefined | 'pending' = 'pending'
-  const song = await streamSong(source, {
+  const song = await stream(source, {
     startAt,
     outputSampleRate: outRate,
     onDone: (err) => {

@@ -1,4 +1,4 @@
-// VBR MP3, Ogg Opus and Ogg Vorbis that are still arriving stream from their start: the song resolves once the audio up to the
+// VBR MP3, Ogg Vorbis and (when its comments outgrow the head) Ogg Opus that are still arriving stream from their start: the song resolves once the audio up to the
 // party's position is decoded while the rest has not arrived, its length is the whole-file decode's from the first
 // moment (from the Xing frame count and gapless figures, or the last Ogg page), its ready samples are the whole-file
 // decode's, and it is whole once every byte is in. Headers that leave the length open do not stream.
@@ -7,8 +7,13 @@ import { describe, it } from 'node:test'
 import { encodeMp3 } from '../../src/library/demo/encode.ts'
 import type { DecodedSong } from '../../src/playback/decode.ts'
 import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
-import { lastGranule, readOpusHead, readVorbisHead } from '../../src/playback/stream-sequential.ts'
-import { streamSong } from '../../src/playback/stream-song.ts'
+import {
+  lastGranule,
+  opusStreamable,
+  readOpusHead,
+  readVorbisHead,
+} from '../../src/playback/stream-sequential.ts'
+import { collect, streamDecoded, streamSong } from '../../src/playback/stream-song.ts'
 import { oggOpusBytes } from '../library/containers.ts'
 import {
   gatedSource,
@@ -46,9 +51,10 @@ async function streamsFromTheStart(
   startAt: number,
   rate: number,
   tailFrom?: number,
+  stream?: typeof streamSong,
 ): Promise<DecodedSong> {
   const { source, release } = prefixSource(bytes, available, tailFrom)
-  const { whole, song, outcome, finished } = await streamBesideWhole(bytes, source, startAt, OUT)
+  const { whole, song, outcome, finished } = await streamBesideWhole(bytes, source, startAt, OUT, stream)
   assert.equal(song.sourceSampleRate, rate)
   const ready = song.ready ?? assert.fail('still arriving')
   assert.equal(ready.from, 0, 'from the start')
@@ -91,7 +97,7 @@ describe('streaming a VBR MP3 from its start', () => {
   })
 })
 
-describe('streaming an Ogg Opus from its start', () => {
+describe('streaming an Ogg Opus from its start (its comments longer than the head)', () => {
   // 20 ms CELT frames of 160 pseudo-random bytes (noise once decoded): ~8 KB a second, 162 KB in all.
   const opus = () => oggOpusBytes(20, tags, { frameBytes: 160 })
 
@@ -100,7 +106,13 @@ describe('streaming an Ogg Opus from its start', () => {
     const tailFrom = bytes.length - 64 * 1024
     // The first ~8 s and the last 64 KiB are in; the party is at 5 s.
     assert.ok(tailFrom > 66_000)
-    const whole = await streamsFromTheStart(bytes, 66_000, 5, 48_000, tailFrom)
+    // The path an Opus whose comments outgrow the head takes (./stream-opus.ts seeks in any other).
+    const fromItsStart: typeof streamSong = async (source, options) =>
+      streamDecoded(
+        (await opusStreamable(await collect(source, 0, 64 * 1024 - 1), source)) ?? assert.fail('streamable'),
+        options,
+      )
+    const whole = await streamsFromTheStart(bytes, 66_000, 5, 48_000, tailFrom, fromItsStart)
     assert.equal(whole.frames, 20 * 48_000 - 312, 'the last granule position less the pre-skip')
   })
 

@@ -1,0 +1,217 @@
+/**
+ * Ogg Opus from the party's position, for ./stream-song.ts. Every Ogg page
+ * ends with a granule position: the samples decoded by the end of its last
+ * whole packet, counted from the stream's start (RFC 7845 §4). So a page that
+ * starts with a whole packet starts at the granule position of the page
+ * before it, and a decoder fed the headers and then the pages from there puts
+ * out the song from exactly that sample. Its state needs a moment to settle
+ * (RFC 7845 §4.6: 80 ms), so decoding starts at least that long before the
+ * position and that audio is thrown away, as for a CBR MP3. The page is found
+ * from the position's share of the bytes, stepped back until a page before the
+ * position is in view; a page counts only when the next one follows right
+ * after it. The headers (identification and comments) come from the file's
+ * head; comments longer than the head (cover art) leave the song to
+ * ./stream-sequential.ts, from its start.
+ */
+import { CorruptAudioError } from './errors.ts'
+import { endGranule, openOpusDecoder, readOpusHead } from './stream-sequential.ts'
+import type { ByteSource, StreamableSource } from './stream-song.ts'
+
+/** Decoded and thrown away before the position while the decoder settles: 80 ms at 48 kHz. */
+export const OPUS_PREROLL = 3840
+/** Bytes read around the estimated offset, and the first step back: a page is at most ~64 KiB. */
+const WINDOW_BYTES = 128 * 1024
+const MAX_TRIES = 12
+
+export interface OggPageHeader {
+  at: number
+  /** Samples decoded by the end of the page's last whole packet; −1 when no packet ends on it. */
+  granule: number
+  /** The page starts with the rest of a packet begun on the page before. */
+  continued: boolean
+  /** Header and body. */
+  length: number
+}
+
+/** The page header of stream `serial` at `at` in `bytes`, or undefined when there is none (or it is cut off). */
+export function oggPageAt(bytes: Uint8Array, at: number, serial: number): OggPageHeader | undefined {
+  if (at + 27 > bytes.length) return undefined
+  if (bytes[at] !== 0x4f || bytes[at + 1] !== 0x67 || bytes[at + 2] !== 0x67 || bytes[at + 3] !== 0x53)
+    return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (bytes[at + 4] !== 0 || view.getUint32(at + 14, true) !== serial) return undefined
+  const segments = bytes[at + 26]
+  if (at + 27 + segments > bytes.length) return undefined
+  let body = 0
+  for (let i = 0; i < segments; i++) body += bytes[at + 27 + i]
+  const granule = view.getBigInt64(at + 6, true)
+  return {
+    at,
+    granule: granule < 0n || granule > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(granule),
+    continued: (bytes[at + 5] & 0x01) !== 0,
+    length: 27 + segments + body,
+  }
+}
+
+/**
+ * Where the audio pages begin: after the identification page and the pages
+ * of the comment packet (RFC 7845 §3: the first audio page starts fresh).
+ * Undefined when that is not inside `head`.
+ */
+export function opusAudioStart(head: Uint8Array, serial: number): number | undefined {
+  const first = oggPageAt(head, 0, serial)
+  if (first === undefined) return undefined
+  let at = first.length
+  while (true) {
+    const page = oggPageAt(head, at, serial)
+    if (page === undefined || page.at + page.length > head.length) return undefined
+    at += page.length
+    // The comment packet ends on the page whose last lacing value is below 255.
+    const segments = head[page.at + 26]
+    if (segments > 0 && head[page.at + 26 + segments] < 255) return at
+  }
+}
+
+/**
+ * In `bytes` (the file's bytes from `offset`), the page to decode from so that
+ * the output reaches back to granule position `target`: the latest page that
+ * starts with a whole packet, follows a page whose granule position is at most
+ * `target`, and is itself followed by a page (or the file's end). Also the
+ * earliest page seen, to aim again when none qualifies, and whether a page
+ * past `target` was seen (then no later page can qualify).
+ */
+export function findOpusSeekPage(
+  bytes: Uint8Array,
+  offset: number,
+  fileSize: number,
+  serial: number,
+  target: number,
+): { page?: OggPageHeader; startGranule?: number; earliest?: OggPageHeader; beyond: boolean } {
+  let best: { page: OggPageHeader; startGranule: number } | undefined
+  let earliest: OggPageHeader | undefined
+  let beyond = false
+  for (let at = 0; at + 27 <= bytes.length; at++) {
+    const page = oggPageAt(bytes, at, serial)
+    if (page === undefined) continue
+    const nextAt = at + page.length
+    const next = oggPageAt(bytes, nextAt, serial)
+    // Confirmed: the next page follows at once (or the file ends there). Sync words turn up in audio.
+    if (next === undefined && offset + nextAt !== fileSize) continue
+    if (page.granule >= 0 && (earliest === undefined || page.granule < earliest.granule)) earliest = page
+    if (page.granule > target) beyond = true
+    if (next !== undefined && !next.continued && page.granule >= 0 && page.granule <= target) {
+      if (best === undefined || page.granule >= best.startGranule)
+        best = { page: { ...next, at: offset + next.at }, startGranule: page.granule }
+    }
+    at = nextAt - 1
+  }
+  return {
+    ...best,
+    earliest: earliest === undefined ? undefined : { ...earliest, at: offset + earliest.at },
+    beyond,
+  }
+}
+
+/** An Ogg Opus file that can start at any position, or undefined when it cannot (see the file comment). */
+export async function opusSeekable(
+  head: Uint8Array,
+  source: ByteSource,
+  signal?: AbortSignal,
+): Promise<StreamableSource | undefined> {
+  const info = readOpusHead(head)
+  if (info === undefined || info.channels === 0) return undefined
+  const audioStartAt = opusAudioStart(head, info.serial)
+  if (audioStartAt === undefined) return undefined
+  const audioStart: number = audioStartAt
+  const end = await endGranule(head, source, info.serial, signal)
+  if (end === undefined || end <= info.preSkip) return undefined
+  const last: number = end
+  const { channels, preSkip, serial } = info
+  const frames = last - preSkip
+
+  /**
+   * Pages from `start` on, read as they arrive (no further than needed: a
+   * page past the target ends the search), up to `WINDOW_BYTES`.
+   */
+  async function scan(start: number, target: number): Promise<ReturnType<typeof findOpusSeekPage>> {
+    const parts: Uint8Array[] = []
+    let found: ReturnType<typeof findOpusSeekPage> = { beyond: false }
+    const end = Math.min(source.size, start + WINDOW_BYTES) - 1
+    for await (const chunk of source.read(start, end, signal)) {
+      parts.push(chunk)
+      found = findOpusSeekPage(Buffer.concat(parts), start, source.size, serial, target)
+      if (found.beyond) break
+    }
+    return found
+  }
+
+  /** The page to decode from for song frame `from`, and the song frame its first output sample is. */
+  async function seekPage(from: number): Promise<{ at: number; firstFrame: number } | undefined> {
+    // Song frame f is granule position f + pre-skip; the decoder's output starts at the page's start.
+    const target = from + preSkip - OPUS_PREROLL
+    if (target <= preSkip) return undefined
+    const audioBytes = source.size - audioStart
+    let start = audioStart + Math.floor((target / last) * audioBytes) - WINDOW_BYTES / 2
+    let margin = WINDOW_BYTES
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+      start = Math.max(audioStart, Math.min(start, source.size - 1))
+      const found = await scan(start, target)
+      if (found.page !== undefined && found.startGranule !== undefined) {
+        return { at: found.page.at, firstFrame: found.startGranule }
+      }
+      if (start === audioStart) return undefined // every page here is past the target: decode from the start
+      // Step back: by the bytes per granule seen so far when a page was in view, with a margin that doubles.
+      const aim =
+        found.earliest !== undefined && found.earliest.granule > target
+          ? found.earliest.at -
+            Math.ceil(
+              ((found.earliest.granule - target) / found.earliest.granule) * (found.earliest.at - audioStart),
+            )
+          : start
+      start = Math.min(aim, start) - margin
+      margin *= 2
+    }
+    throw new CorruptAudioError(`no Ogg page before sample ${from} of this Opus stream`)
+  }
+
+  return {
+    channels,
+    sampleRate: 48_000,
+    frames,
+    async fill(from, to, into, progress, signal2) {
+      if (to <= from) return
+      // The first audio page starts at sample 0.
+      const seek = (from === 0 ? undefined : await seekPage(from)) ?? { at: audioStart, firstFrame: 0 }
+      const decoder = await openOpusDecoder()
+      let at = seek.firstFrame
+      const take = (decoded: { channelData: Float32Array[]; samplesDecoded: number } | undefined) => {
+        const n = decoded?.samplesDecoded ?? 0
+        if (decoded === undefined || n === 0) return
+        if (decoded.channelData.length !== channels)
+          throw new CorruptAudioError(
+            `the Ogg Opus decodes to ${decoded.channelData.length} channels, not ${channels}`,
+          )
+        // Keep [from, to): the settling audio before `from` and anything past the song's end are dropped.
+        const lo = Math.max(at, from)
+        const hi = Math.min(at + n, to)
+        for (let c = 0; c < channels; c++) {
+          if (hi > lo) into[c].set(decoded.channelData[c].subarray(lo - at, hi - at), lo)
+        }
+        at += n
+        if (at > from) progress(Math.min(at, to))
+      }
+      try {
+        take(await decoder.decode(head.subarray(0, audioStart)))
+        for await (const chunk of source.read(seek.at, source.size - 1, signal2)) {
+          take(await decoder.decode(chunk))
+          if (at >= to) return
+        }
+        take(await decoder.flush())
+      } finally {
+        decoder.free()
+      }
+      if (at < to) throw new CorruptAudioError(`the Ogg Opus ended after ${at} of its ${frames} frames`)
+      progress(to)
+    },
+  }
+}
