@@ -133,11 +133,15 @@ export async function opusSeekable(
    * Pages from `start` on, read as they arrive (no further than needed: a
    * page past the target ends the search), up to `WINDOW_BYTES`.
    */
-  async function scan(start: number, target: number): Promise<ReturnType<typeof findOpusSeekPage>> {
+  async function scan(
+    start: number,
+    target: number,
+    readSignal?: AbortSignal,
+  ): Promise<ReturnType<typeof findOpusSeekPage>> {
     const parts: Uint8Array[] = []
     let found: ReturnType<typeof findOpusSeekPage> = { beyond: false }
-    const end = Math.min(source.size, start + WINDOW_BYTES) - 1
-    for await (const chunk of source.read(start, end, signal)) {
+    const lastByte = Math.min(source.size, start + WINDOW_BYTES) - 1
+    for await (const chunk of source.read(start, lastByte, readSignal)) {
       parts.push(chunk)
       found = findOpusSeekPage(Buffer.concat(parts), start, source.size, serial, target)
       if (found.beyond) break
@@ -146,7 +150,10 @@ export async function opusSeekable(
   }
 
   /** The page to decode from for song frame `from`, and the song frame its first output sample is. */
-  async function seekPage(from: number): Promise<{ at: number; firstFrame: number } | undefined> {
+  async function seekPage(
+    from: number,
+    readSignal?: AbortSignal,
+  ): Promise<{ at: number; firstFrame: number } | undefined> {
     // Song frame f is granule position f + pre-skip; the decoder's output starts at the page's start.
     const target = from + preSkip - OPUS_PREROLL
     if (target <= preSkip) return undefined
@@ -155,7 +162,7 @@ export async function opusSeekable(
     let margin = WINDOW_BYTES
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       start = Math.max(audioStart, Math.min(start, source.size - 1))
-      const found = await scan(start, target)
+      const found = await scan(start, target, readSignal)
       if (found.page !== undefined && found.startGranule !== undefined) {
         return { at: found.page.at, firstFrame: found.startGranule }
       }
@@ -178,10 +185,13 @@ export async function opusSeekable(
     channels,
     sampleRate: 48_000,
     frames,
-    async fill(from, to, into, progress, signal2) {
+    async fill(from, to, into, progress, fillSignal) {
       if (to <= from) return
       // The first audio page starts at sample 0.
-      const seek = (from === 0 ? undefined : await seekPage(from)) ?? { at: audioStart, firstFrame: 0 }
+      const seek = (from === 0 ? undefined : await seekPage(from, fillSignal)) ?? {
+        at: audioStart,
+        firstFrame: 0,
+      }
       const decoder = await openOpusDecoder()
       let at = seek.firstFrame
       const take = (decoded: { channelData: Float32Array[]; samplesDecoded: number } | undefined) => {
@@ -202,7 +212,7 @@ export async function opusSeekable(
       }
       try {
         take(await decoder.decode(head.subarray(0, audioStart)))
-        for await (const chunk of source.read(seek.at, source.size - 1, signal2)) {
+        for await (const chunk of source.read(seek.at, source.size - 1, fillSignal)) {
           take(await decoder.decode(chunk))
           if (at >= to) return
         }
