@@ -11,6 +11,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { CorruptAudioError, UnsupportedAudioError } from './errors.ts'
+import { withDecoderHeaders } from './opus-headers.ts'
 import { resampleChannels } from './resample.ts'
 import { isWav, parseWav } from './wav.ts'
 
@@ -161,7 +162,12 @@ function decodeFlac(bytes: Uint8Array) {
 }
 
 function decodeOpus(bytes: Uint8Array) {
-  return decodeWith('opus', bytes, async () => new (await import('ogg-opus-decoder')).OggOpusDecoder())
+  // Comment pages replaced by one empty one: the decoder takes a comment packet spanning pages for audio.
+  return decodeWith(
+    'opus',
+    withDecoderHeaders(bytes),
+    async () => new (await import('ogg-opus-decoder')).OggOpusDecoder(),
+  )
 }
 
 function decodeVorbis(bytes: Uint8Array) {

@@ -9,68 +9,21 @@
  * position and that audio is thrown away, as for a CBR MP3. The page is found
  * from the position's share of the bytes, stepped back until a page before the
  * position is in view; a page counts only when the next one follows right
- * after it. The headers (identification and comments) come from the file's
- * head; comments longer than the head (cover art) leave the song to
- * ./stream-sequential.ts, from its start.
+ * after it. The decoder gets the identification header and an empty comment
+ * header (./opus-headers.ts); the comments are read past only to find where
+ * the audio starts (cover art can make them long: over 16 MiB, the song
+ * streams from its start, ./stream-sequential.ts).
  */
 import { CorruptAudioError } from './errors.ts'
+import { decoderHeaders, type OggPageHeader, oggPageAt, opusAudioStart } from './opus-headers.ts'
 import { endGranule, openOpusDecoder, readOpusHead } from './stream-sequential.ts'
-import type { ByteSource, StreamableSource } from './stream-song.ts'
+import { type ByteSource, bytesAt, type StreamableSource } from './stream-song.ts'
 
 /** Decoded and thrown away before the position while the decoder settles: 80 ms at 48 kHz. */
 export const OPUS_PREROLL = 3840
 /** Bytes read around the estimated offset, and the first step back: a page is at most ~64 KiB. */
 const WINDOW_BYTES = 128 * 1024
 const MAX_TRIES = 12
-
-export interface OggPageHeader {
-  at: number
-  /** Samples decoded by the end of the page's last whole packet; −1 when no packet ends on it. */
-  granule: number
-  /** The page starts with the rest of a packet begun on the page before. */
-  continued: boolean
-  /** Header and body. */
-  length: number
-}
-
-/** The page header of stream `serial` at `at` in `bytes`, or undefined when there is none (or it is cut off). */
-export function oggPageAt(bytes: Uint8Array, at: number, serial: number): OggPageHeader | undefined {
-  if (at + 27 > bytes.length) return undefined
-  if (bytes[at] !== 0x4f || bytes[at + 1] !== 0x67 || bytes[at + 2] !== 0x67 || bytes[at + 3] !== 0x53)
-    return undefined
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (bytes[at + 4] !== 0 || view.getUint32(at + 14, true) !== serial) return undefined
-  const segments = bytes[at + 26]
-  if (at + 27 + segments > bytes.length) return undefined
-  let body = 0
-  for (let i = 0; i < segments; i++) body += bytes[at + 27 + i]
-  const granule = view.getBigInt64(at + 6, true)
-  return {
-    at,
-    granule: granule < 0n || granule > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(granule),
-    continued: (bytes[at + 5] & 0x01) !== 0,
-    length: 27 + segments + body,
-  }
-}
-
-/**
- * Where the audio pages begin: after the identification page and the pages
- * of the comment packet (RFC 7845 §3: the first audio page starts fresh).
- * Undefined when that is not inside `head`.
- */
-export function opusAudioStart(head: Uint8Array, serial: number): number | undefined {
-  const first = oggPageAt(head, 0, serial)
-  if (first === undefined) return undefined
-  let at = first.length
-  while (true) {
-    const page = oggPageAt(head, at, serial)
-    if (page === undefined || page.at + page.length > head.length) return undefined
-    at += page.length
-    // The comment packet ends on the page whose last lacing value is below 255.
-    const segments = head[page.at + 26]
-    if (segments > 0 && head[page.at + 26 + segments] < 255) return at
-  }
-}
 
 /**
  * In `bytes` (the file's bytes from `offset`), the page to decode from so that
@@ -112,6 +65,24 @@ export function findOpusSeekPage(
   }
 }
 
+/** Comment headers this long (cover art) are read to find the audio; longer ones leave the song to play from its start. */
+const MAX_HEADER_BYTES = 16 * 1024 * 1024
+
+/** Where the audio pages begin: in the head, or further on when the comments are long. */
+async function audioStartOf(
+  head: Uint8Array,
+  source: ByteSource,
+  serial: number,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  let bytes = head
+  for (let n = head.length * 4; ; n *= 4) {
+    const at = opusAudioStart(bytes, serial)
+    if (at !== undefined || bytes.length >= source.size || bytes.length >= MAX_HEADER_BYTES) return at
+    bytes = await bytesAt(head, source, 0, Math.min(n, MAX_HEADER_BYTES), signal)
+  }
+}
+
 /** An Ogg Opus file that can start at any position, or undefined when it cannot (see the file comment). */
 export async function opusSeekable(
   head: Uint8Array,
@@ -120,8 +91,9 @@ export async function opusSeekable(
 ): Promise<StreamableSource | undefined> {
   const info = readOpusHead(head)
   if (info === undefined || info.channels === 0) return undefined
-  const audioStartAt = opusAudioStart(head, info.serial)
-  if (audioStartAt === undefined) return undefined
+  const audioStartAt = await audioStartOf(head, source, info.serial, signal)
+  const headers = decoderHeaders(head, info.serial)
+  if (audioStartAt === undefined || headers === undefined) return undefined
   const audioStart: number = audioStartAt
   const end = await endGranule(head, source, info.serial, signal)
   if (end === undefined || end <= info.preSkip) return undefined
@@ -211,7 +183,7 @@ export async function opusSeekable(
         if (at > from) progress(Math.min(at, to))
       }
       try {
-        take(await decoder.decode(head.subarray(0, audioStart)))
+        take(await decoder.decode(headers))
         for await (const chunk of source.read(seek.at, source.size - 1, fillSignal)) {
           take(await decoder.decode(chunk))
           if (at >= to) return

@@ -4,7 +4,7 @@
  * Ogg Vorbis (where a page's samples start follows from each packet's block
  * size, known only through the setup header's modes: not parsed here, so it
  * is not placed mid-file) and an Ogg Opus whose comment header is longer than
- * the head (any other Opus starts at the position: ./stream-opus.ts). They still
+ * 16 MiB (any other Opus starts at the position: ./stream-opus.ts). They still
  * play while they arrive — from the start, in order: a member who joins
  * mid-song hears it once everything up to the party's position is in (the
  * swarm fetches a streaming read's pieces first, in reading order), not after

@@ -14,7 +14,7 @@
  * their own) and Ogg Opus (./stream-opus.ts: from the page before the
  * position, found by its granule position). VBR MP3 and Ogg Vorbis stream
  * too, but only from their start (./stream-sequential.ts), as does an Opus
- * whose comments outgrow the head: the party's position plays once
+ * with over 16 MiB of comments: the party's position plays once
  * everything before it is in. A file whose length its header leaves open needs the whole file:
  * `streamSong` answers undefined.
  */

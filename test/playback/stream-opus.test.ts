@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { decodeAudio } from '../../src/playback/decode.ts'
-import { findOpusSeekPage, oggPageAt, opusAudioStart } from '../../src/playback/stream-opus.ts'
+import { oggPageAt, opusAudioStart } from '../../src/playback/opus-headers.ts'
+import { findOpusSeekPage } from '../../src/playback/stream-opus.ts'
 import { readOpusHead } from '../../src/playback/stream-sequential.ts'
 import { streamSong } from '../../src/playback/stream-song.ts'
 import { oggOpusBytes } from '../library/containers.ts'
@@ -117,13 +118,54 @@ describe('streaming an Ogg Opus from the position', () => {
     assert.equal(lateFound.beyond, true)
   })
 
+  for (const [what, fullPages] of [
+    ['two pages', 1],
+    ['30 pages, past the head (cover art)', 29],
+  ] as const) {
+    it(`a comment packet over ${what}: the audio start is found, the file decodes (it failed in the decoder) and streams from the position`, async () => {
+      const bytes = opus()
+      const serial = readOpusHead(bytes)?.serial ?? assert.fail('an OpusHead')
+      const all = pages(bytes, serial)
+      /** A page holding `body` under the lacing values `lacing` (the CRC is not checked by the search). */
+      const page = (lacing: number[], body: Uint8Array, flags: number) => {
+        const header = Buffer.alloc(27)
+        header.write('OggS', 0, 'latin1')
+        header[5] = flags
+        header.writeUInt32LE(serial, 14)
+        header[26] = lacing.length
+        return Buffer.concat([header, Buffer.from(lacing), body])
+      }
+      // The comment packet (OpusTags, then filler) in pages of 16 full segments (it goes on), the rest on a
+      // last page, as muxers that keep pages near 4 KiB write it.
+      const tagsPacket = bytes.subarray(all[1]!.at + 27 + bytes[all[1]!.at + 26]!, all[2]!.at)
+      const full = 255 * 16
+      const comments = Buffer.concat([
+        tagsPacket,
+        Buffer.alloc(full * fullPages + 100 - tagsPacket.length, 0x61),
+      ])
+      const commentPages = Array.from({ length: fullPages }, (_, k) =>
+        page(Array(16).fill(255), comments.subarray(k * full, (k + 1) * full), k === 0 ? 0 : 0x01),
+      )
+      commentPages.push(page([100], comments.subarray(fullPages * full), 0x01))
+      const spanning = Buffer.concat([
+        bytes.subarray(0, all[1]!.at),
+        ...commentPages,
+        bytes.subarray(all[2]!.at),
+      ])
+      const audioAt = all[1]!.at + commentPages.reduce((n, p) => n + p.length, 0)
+      assert.equal(opusAudioStart(spanning, serial), audioAt)
+      const { source, release } = gatedSource(spanning, audioAt + 1)
+      await streamsFromThePosition(spanning, source, release, 20, 48_000)
+    })
+  }
+
   it('finds where the audio starts: after the identification and comment pages, inside the head', () => {
     const bytes = opus()
     const serial = readOpusHead(bytes)?.serial ?? assert.fail('an OpusHead')
     const all = pages(bytes, serial)
     assert.equal(opusAudioStart(bytes, serial), all[2]!.at)
     assert.equal(all[2]!.granule, 50 * 960, 'the first audio page holds the first second')
-    // Cut inside the comment page (cover art can make it larger than the head): not known, so no seeking.
+    // Cut inside the comment page: not known from these bytes (the stream reads on until it is).
     assert.equal(opusAudioStart(bytes.subarray(0, all[2]!.at - 1), serial), undefined)
   })
 })

@@ -1,4 +1,4 @@
-// VBR MP3, Ogg Vorbis and (when its comments outgrow the head) Ogg Opus that are still arriving stream from their start: the song resolves once the audio up to the
+// VBR MP3, Ogg Vorbis and (with over 16 MiB of comments) Ogg Opus that are still arriving stream from their start: the song resolves once the audio up to the
 // party's position is decoded while the rest has not arrived, its length is the whole-file decode's from the first
 // moment (from the Xing frame count and gapless figures, or the last Ogg page), its ready samples are the whole-file
 // decode's, and it is whole once every byte is in. Headers that leave the length open do not stream.
@@ -97,7 +97,7 @@ describe('streaming a VBR MP3 from its start', () => {
   })
 })
 
-describe('streaming an Ogg Opus from its start (its comments longer than the head)', () => {
+describe('streaming an Ogg Opus from its start (its comments over 16 MiB)', () => {
   // 20 ms CELT frames of 160 pseudo-random bytes (noise once decoded): ~8 KB a second, 162 KB in all.
   const opus = () => oggOpusBytes(20, tags, { frameBytes: 160 })
 
@@ -106,7 +106,7 @@ describe('streaming an Ogg Opus from its start (its comments longer than the hea
     const tailFrom = bytes.length - 64 * 1024
     // The first ~8 s and the last 64 KiB are in; the party is at 5 s.
     assert.ok(tailFrom > 66_000)
-    // The path an Opus whose comments outgrow the head takes (./stream-opus.ts seeks in any other).
+    // The path an Opus with over 16 MiB of comments takes (./stream-opus.ts seeks in any other).
     const fromItsStart: typeof streamSong = async (source, options) =>
       streamDecoded(
         (await opusStreamable(await collect(source, 0, 64 * 1024 - 1), source)) ?? assert.fail('streamable'),
