@@ -16,7 +16,7 @@
  */
 import { CorruptAudioError } from './errors.ts'
 import { decoderHeaders, type OggPageHeader, oggPageAt, opusAudioStart } from './opus-headers.ts'
-import { endGranule, openOpusDecoder, readOpusHead } from './stream-sequential.ts'
+import { decodeInto, endGranule, openOpusDecoder, readOpusHead } from './stream-sequential.ts'
 import { type ByteSource, bytesAt, type StreamableSource } from './stream-song.ts'
 
 /** Decoded and thrown away before the position while the decoder settles: 80 ms at 48 kHz. */
@@ -164,36 +164,10 @@ export async function opusSeekable(
         at: audioStart,
         firstFrame: 0,
       }
-      const decoder = await openOpusDecoder()
-      let at = seek.firstFrame
-      const take = (decoded: { channelData: Float32Array[]; samplesDecoded: number } | undefined) => {
-        const n = decoded?.samplesDecoded ?? 0
-        if (decoded === undefined || n === 0) return
-        if (decoded.channelData.length !== channels)
-          throw new CorruptAudioError(
-            `the Ogg Opus decodes to ${decoded.channelData.length} channels, not ${channels}`,
-          )
-        // Keep [from, to): the settling audio before `from` and anything past the song's end are dropped.
-        const lo = Math.max(at, from)
-        const hi = Math.min(at + n, to)
-        for (let c = 0; c < channels; c++) {
-          if (hi > lo) into[c].set(decoded.channelData[c].subarray(lo - at, hi - at), lo)
-        }
-        at += n
-        if (at > from) progress(Math.min(at, to))
-      }
-      try {
-        take(await decoder.decode(headers))
-        for await (const chunk of source.read(seek.at, source.size - 1, fillSignal)) {
-          take(await decoder.decode(chunk))
-          if (at >= to) return
-        }
-        take(await decoder.flush())
-      } finally {
-        decoder.free()
-      }
-      if (at < to) throw new CorruptAudioError(`the Ogg Opus ended after ${at} of its ${frames} frames`)
-      progress(to)
+      const chunks = source.read(seek.at, source.size - 1, fillSignal)
+      const run = { open: openOpusDecoder, kind: 'Ogg Opus', channels, frames, prefix: headers, chunks }
+      // The codec's padding past the song's end is dropped, as the whole-file decode trims it.
+      await decodeInto(run, { firstFrame: seek.firstFrame, from, to, into, progress, overflow: 'drop' })
     },
   }
 }

@@ -25,6 +25,7 @@
  * (src/party/song-loader.ts).
  */
 import { CorruptAudioError } from './errors.ts'
+import { oggPageAt } from './opus-headers.ts'
 import { type ByteSource, bytesAt, type StreamableSource } from './stream-song.ts'
 
 /** One step of a streaming decoder: planar samples, `samplesDecoded` of them valid. */
@@ -65,34 +66,85 @@ export function sequentialStreamable(
     async fill(from, to, into, progress, signal) {
       if (to <= from) return
       if (from !== 0) throw new Error(`a ${kind} streams from its start only`)
-      const decoder = await open()
-      let at = 0
-      const take = (decoded: DecodedChunk | undefined) => {
-        const n = decoded?.samplesDecoded ?? 0
-        if (decoded === undefined || n === 0) return
-        if (at + n > frames)
-          throw new CorruptAudioError(`the ${kind} holds more audio than its ${frames} frames`)
-        if (decoded.channelData.length !== channels)
-          throw new CorruptAudioError(
-            `the ${kind} decodes to ${decoded.channelData.length} channels, not ${channels}`,
-          )
-        for (let c = 0; c < channels; c++) into[c].set(decoded.channelData[c].subarray(0, n), at)
-        at += n
-      }
-      try {
-        for await (const chunk of source.read(0, source.size - 1, signal)) {
-          take(await decoder.decode(chunk))
-          if (at > 0) progress(Math.min(at, to))
-          if (at >= to) return
-        }
-        take(await decoder.flush())
-      } finally {
-        decoder.free()
-      }
-      if (at < to) throw new CorruptAudioError(`the ${kind} ended after ${at} of its ${frames} frames`)
-      progress(to)
+      await decodeInto(
+        { open, kind, channels, frames, chunks: source.read(0, source.size - 1, signal) },
+        {
+          firstFrame: 0,
+          from,
+          to,
+          into,
+          progress,
+          overflow: 'refuse',
+        },
+      )
     },
   }
+}
+
+/** What `decodeInto` decodes: a decoder, the song's shape, and the bytes to feed it. */
+export interface DecodeRun {
+  open: () => Promise<ChunkDecoder>
+  /** For errors: "VBR MP3", "Ogg Opus". */
+  kind: string
+  channels: number
+  /** Source frames in the whole song. */
+  frames: number
+  /** Fed before `chunks` (headers). */
+  prefix?: Uint8Array
+  chunks: AsyncIterable<Uint8Array>
+}
+
+/**
+ * Feed a fresh decoder `prefix`, then `chunks`, and write its output (song
+ * frames from `firstFrame` on) into `into`, keeping frames [from, to);
+ * `progress(upTo)` once past `from`. Output past the song's length is an
+ * error (`refuse`: the header misstated it) or dropped (`drop`: a codec's
+ * padding). Stops at `to`; a file that ends sooner is a CorruptAudioError.
+ */
+export async function decodeInto(
+  run: DecodeRun,
+  range: {
+    firstFrame: number
+    from: number
+    to: number
+    into: Float32Array[]
+    progress: (upTo: number) => void
+    overflow: 'refuse' | 'drop'
+  },
+): Promise<void> {
+  const { kind, channels, frames } = run
+  const { from, to, into, progress } = range
+  const decoder = await run.open()
+  let at = range.firstFrame
+  const take = (decoded: DecodedChunk | undefined) => {
+    const n = decoded?.samplesDecoded ?? 0
+    if (decoded === undefined || n === 0) return
+    if (range.overflow === 'refuse' && at + n > frames)
+      throw new CorruptAudioError(`the ${kind} holds more audio than its ${frames} frames`)
+    if (decoded.channelData.length !== channels)
+      throw new CorruptAudioError(
+        `the ${kind} decodes to ${decoded.channelData.length} channels, not ${channels}`,
+      )
+    // Keep [from, to): audio before `from` (a decoder settling) and past `to` is not wanted here.
+    const lo = Math.max(at, from)
+    const hi = Math.min(at + n, to)
+    for (let c = 0; c < channels && hi > lo; c++)
+      into[c].set(decoded.channelData[c].subarray(lo - at, hi - at), lo)
+    at += n
+    if (at > from) progress(Math.min(at, to))
+  }
+  try {
+    if (run.prefix !== undefined) take(await decoder.decode(run.prefix))
+    for await (const chunk of run.chunks) {
+      take(await decoder.decode(chunk))
+      if (at >= to) return
+    }
+    take(await decoder.flush())
+  } finally {
+    decoder.free()
+  }
+  if (at < to) throw new CorruptAudioError(`the ${kind} ended after ${at} of its ${frames} frames`)
+  progress(to)
 }
 
 /** Where an Opus stream's last page is looked for: its final bytes (a page is at most ~64 KiB). */
@@ -113,15 +165,10 @@ export function readOpusHead(
 
 /** The largest granule position among the pages of stream `serial` that start in `tail`, or undefined. */
 export function lastGranule(tail: Uint8Array, serial: number): number | undefined {
-  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength)
   let last: number | undefined
   for (let at = 0; at + 27 <= tail.length; at++) {
-    // "OggS", stream structure version 0, this stream's serial.
-    if (tail[at] !== 0x4f || tail[at + 1] !== 0x67 || tail[at + 2] !== 0x67 || tail[at + 3] !== 0x53) continue
-    if (tail[at + 4] !== 0 || view.getUint32(at + 14, true) !== serial) continue
-    const granule = view.getBigInt64(at + 6, true)
-    if (granule >= 0n && granule <= BigInt(Number.MAX_SAFE_INTEGER))
-      last = Math.max(last ?? 0, Number(granule))
+    const granule = oggPageAt(tail, at, serial)?.granule ?? -1
+    if (granule >= 0) last = Math.max(last ?? 0, granule)
   }
   return last
 }
