@@ -14,9 +14,9 @@
  * their own) and Ogg Opus (./stream-opus.ts: from the page before the
  * position, found by its granule position). VBR MP3 and Ogg Vorbis stream
  * too, but only from their start (./stream-sequential.ts), as does an Opus
- * with over 16 MiB of comments: the party's position plays once
- * everything before it is in. A file whose length its header leaves open needs the whole file:
- * `streamSong` answers undefined.
+ * with over 16 MiB of comments: the party's position plays once everything
+ * before it is in. A file whose length its header leaves open needs the whole
+ * file: `streamSong` answers undefined.
  */
 import { type DecodedSong, detectFormat } from './decode.ts'
 import { resampleArrived, resampledLength } from './resample.ts'
