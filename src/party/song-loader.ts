@@ -12,7 +12,7 @@
  */
 import type { Library } from '../library/types.ts'
 import type { DecodedSong } from '../playback/decode.ts'
-import { streamSong } from '../playback/stream-song.ts'
+import { HEAD_BYTES, streamSong } from '../playback/stream-song.ts'
 import { log } from '../shared/logger.ts'
 
 const logger = log('party:songs')
@@ -47,7 +47,10 @@ const MANIFEST_WAIT_MS = 20_000
 
 export function createPartySongLoader(
   components: PartySongLoaderComponents,
-): (cid: string, options?: { signal?: AbortSignal; startAt?: number }) => Promise<DecodedSong | undefined> {
+): (
+  cid: string,
+  options?: { signal?: AbortSignal; startAt?: number; position?: () => number | undefined },
+) => Promise<DecodedSong | undefined> {
   const { swarm } = components
 
   async function size(cid: string, signal?: AbortSignal): Promise<number | undefined> {
@@ -69,18 +72,26 @@ export function createPartySongLoader(
   async function stream(
     cid: string,
     startAt: number,
+    position: (() => number | undefined) | undefined,
     signal: AbortSignal | undefined,
     onStopped: (err: Error) => void,
   ): Promise<DecodedSong | undefined> {
     const read = swarm?.read
     if (read === undefined) return undefined
     const providers = components.providers()
+    // Ask for the head now, before the size is known: the download's first requests then start with
+    // it instead of pieces nobody reads yet, which behind a slow uplink would each come first.
+    void (async () => {
+      for await (const _ of read(cid, 0, HEAD_BYTES - 1, { signal, providers })) {
+      }
+    })().catch(() => {})
     const bytes = await size(cid, signal)
     if (bytes === undefined || bytes === 0) return undefined
     return streamSong(
       { size: bytes, read: (start, end, s) => read(cid, start, end, { signal: s, providers }) },
       {
         startAt,
+        position,
         outputSampleRate: components.sampleRate ?? 48_000,
         signal,
         onDone: (err) => {
@@ -136,7 +147,7 @@ export function createPartySongLoader(
         void fillFromWhole(cid, song, whole, options?.signal).catch((err: Error) => {
           if (!options?.signal?.aborted) logger('cannot complete %s: %s', cid, err.message)
         })
-      streamed = await stream(cid, options?.startAt ?? 0, options?.signal, () => {
+      streamed = await stream(cid, options?.startAt ?? 0, options?.position, options?.signal, () => {
         stopped = true
         if (streamed !== undefined) complete(streamed)
       }).catch((err: Error) => {

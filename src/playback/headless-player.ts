@@ -57,11 +57,13 @@ export interface HeadlessPlayerComponents {
   toParty(localMs: number): number
   /**
    * `startAt`: the media second the party is at in this song now (0 for a
-   * song still to come), so a loader that streams can fetch from there first.
+   * song still to come), so a loader that streams can fetch from there first;
+   * `position()` the same, asked again later (undefined once the party is in
+   * another song), so a stream aims where the party will be, not where it was.
    */
   loadSong(
     cid: string,
-    options?: { signal?: AbortSignal; startAt?: number },
+    options?: { signal?: AbortSignal; startAt?: number; position?: () => number | undefined },
   ): Promise<DecodedSong | undefined>
 }
 
@@ -155,10 +157,13 @@ export function createHeadlessPlayer(
       if (songs.has(cid) || loading.has(cid)) continue
       if ((failed.get(cid) ?? Number.NEGATIVE_INFINITY) > components.clock.now()) continue
       failed.delete(cid)
-      const here = renderingHere()
-      const startAt = here?.cid === cid ? Math.max(0, here.position) : 0
+      const positionNow = () => {
+        const here = renderingHere()
+        return here?.cid === cid ? Math.max(0, here.position) : undefined
+      }
+      const startAt = positionNow() ?? 0
       const job = components
-        .loadSong(cid, { signal: abort?.signal, startAt })
+        .loadSong(cid, { signal: abort?.signal, startAt, position: positionNow })
         .then((song) => {
           if (song === undefined) failed.set(cid, components.clock.now() + retryMs)
           else if (wantedCids().includes(cid)) songs.set(cid, song)

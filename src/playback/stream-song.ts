@@ -28,8 +28,21 @@ export interface ByteSource {
 }
 
 export interface StreamSongOptions {
-  /** Media second to start from. */
+  /** Media second to start from (the party's position when the song was asked for). */
   startAt: number
+  /**
+   * Where the party is in the song now, asked when decoding starts (after the
+   * file's head, and for some formats its tail, have been read); undefined
+   * keeps `startAt`. A slow link spends seconds on those reads, and the party
+   * moves on meanwhile.
+   */
+  position?: () => number | undefined
+  /**
+   * Aim this much past the position, s: the audio there arrives a read later.
+   * Default: as long as reading the file's head took, when that was slow
+   * (`SLOW_HEAD_SEC`), at most `MAX_AIM_AHEAD_SEC`.
+   */
+  aheadSec?: number
   outputSampleRate: number
   signal?: AbortSignal
   /** Resolve once this much audio past `startAt` is decoded, s. Default 0.5. */
@@ -65,6 +78,10 @@ export interface StreamableSource {
 
 /** First bytes read to recognise a format and find where its audio starts. */
 export const HEAD_BYTES = 64 * 1024
+/** A stream aims at most this far past the party's position. */
+export const MAX_AIM_AHEAD_SEC = 10
+/** A head that took less than this came over a fast link: the stream aims at the position itself. */
+export const SLOW_HEAD_SEC = 0.1
 
 /** Bytes [start, end] of `source`, all of them. */
 export async function collect(
@@ -100,7 +117,11 @@ export async function streamSong(
   /** Only these formats (default: every one that can stream). */
   formats: ReadonlyArray<StreamFormat> = ['wav', 'mp3', 'flac', 'ogg-opus', 'ogg-vorbis'],
 ): Promise<DecodedSong | undefined> {
+  const askedAt = performance.now()
   const head = await collect(source, 0, Math.min(source.size, HEAD_BYTES) - 1, options.signal)
+  // The audio at the position comes in another read about as long as this one: aim where the party will be.
+  const headSec = (performance.now() - askedAt) / 1000
+  const aheadSec = options.aheadSec ?? (headSec < SLOW_HEAD_SEC ? 0 : Math.min(MAX_AIM_AHEAD_SEC, headSec))
   const format = detectFormat(head)
   let streamable: StreamableSource | undefined
   if (format === 'wav' && formats.includes('wav')) {
@@ -122,7 +143,7 @@ export async function streamSong(
     const { vorbisStreamable } = await import('./stream-sequential.ts')
     streamable = await vorbisStreamable(head, source, options.signal)
   }
-  return streamable === undefined ? undefined : streamDecoded(streamable, options)
+  return streamable === undefined ? undefined : streamDecoded(streamable, { ...options, aheadSec })
 }
 
 /** The streaming itself, for any StreamableSource (see the file comment). */
@@ -138,10 +159,10 @@ export async function streamDecoded(
   const out = Array.from({ length: stream.channels }, () => new Float32Array(outFrames))
   if (resampleArrived(src[0], 0, 0, srcRate, outRate, out[0]) === undefined) return undefined
 
-  const wanted = Math.min(
-    srcFrames,
-    Math.max(0, Math.floor((options.startAt - (options.backSec ?? 0.25)) * srcRate)),
-  )
+  // (A sequential source is decoded from its start anyway: nothing to aim.)
+  const ahead = stream.sequential === true ? 0 : (options.aheadSec ?? 0)
+  const at = (options.position?.() ?? options.startAt) + ahead
+  const wanted = Math.min(srcFrames, Math.max(0, Math.floor((at - (options.backSec ?? 0.25)) * srcRate)))
   // A sequential source fills from its start, in one pass; the audio is there once it passes `wanted`.
   const startFrame = stream.sequential === true ? 0 : wanted
   const startOut = Math.round((startFrame * outRate) / srcRate)

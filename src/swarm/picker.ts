@@ -8,7 +8,10 @@
  *    playback order, each to the peer expected to deliver it soonest.
  * 2. Rarest first for everything else (ties broken by a salted hash, so
  *    leechers starting together pick different pieces), which keeps every
- *    piece alive in the swarm and gives peers something to trade.
+ *    piece alive in the swarm and gives peers something to trade. A peer
+ *    serving a critical piece gets nothing else queued behind it: an uploader
+ *    serves in order, so behind a slow uplink each such piece would hold the
+ *    reader's next piece up by a whole piece's transfer.
  * 3. End-game: once every missing piece is already requested, idle peers ask
  *    for the same pieces again (up to a small duplicate count); the shell
  *    cancels the losers when the first copy arrives, so one slow peer cannot
@@ -182,6 +185,14 @@ export function pickRequests(input: PickInput): PickedRequest[] {
     if (peer !== undefined) assign(peer, piece)
   }
 
+  // Peers serving a reader: only critical pieces go there (see the file comment).
+  const servingReaders = new Set<string>()
+  for (const piece of input.critical) {
+    for (const id of holders(piece) ?? []) servingReaders.add(id)
+    for (const id of assigned.get(piece) ?? []) servingReaders.add(id)
+  }
+  const others = usable.filter((p) => !servingReaders.has(p.id))
+
   // 2. Rarest first: by availability, ties by the salted rank. A count per availability, then one
   // pass in rank order placing each piece after the rarer ones, give that order without a sort:
   // a sort per pick cost ~2 ms at 16,384 pieces (a 1 GiB song) and ~10 ms at 65,536 (bench:picker).
@@ -219,7 +230,7 @@ export function pickRequests(input: PickInput): PickedRequest[] {
   // (Typed-array marks and a local queue count: this loop runs peers × candidates per pick.)
   const taken = new Uint8Array(input.pieceCount)
   let takenCount = 0
-  for (const peer of rankPeers(usable, input.pieceSize)) {
+  for (const peer of rankPeers(others, input.pieceSize)) {
     let queuedHere = queued.get(peer.id) ?? 0
     if (queuedHere >= peer.maxInFlight) continue
     for (let i = 0; i < candidates.length; i++) {
@@ -252,7 +263,7 @@ export function pickRequests(input: PickInput): PickedRequest[] {
       }
       return best
     }
-    for (const peer of rankPeers(usable, input.pieceSize)) {
+    for (const peer of rankPeers(others, input.pieceSize)) {
       for (const piece of outstanding) {
         if (budget <= 0) return out
         if (!free(peer)) break

@@ -53,6 +53,39 @@ test('a streamed WAV plays from its position before its beginning arrives, and i
   assert.ok(worst < 1e-6, `every sample equals the whole-file decode (worst ${worst})`)
 })
 
+test('a stream aims where the party is when decoding starts, plus the time one more read takes', async () => {
+  const wav = encodeWav(noise(SRC_RATE, SECONDS), { title: 't', artist: 'a', album: 'b' })
+  const { source, release } = gatedSource(wav, 44 + 1 * SRC_RATE * 4)
+  // Asked for at 1 s; by the time the head is read the party is at 2 s, and a read takes 1.5 s.
+  let asked = 0
+  const song = await streamSong(
+    source,
+    {
+      startAt: 1,
+      position: () => {
+        asked++
+        return 2
+      },
+      aheadSec: 1.5,
+      outputSampleRate: 48_000,
+    },
+    ['wav'],
+  )
+  release()
+  assert.ok(song?.ready !== undefined)
+  assert.equal(asked, 1)
+  const from = (2 + 1.5 - 0.25) * 48_000
+  assert.ok(Math.abs(song.ready.from - from) <= 64, `ready from ${song.ready.from}, not ${from}`)
+  // The party in another song (position undefined): the song is asked for from `startAt`.
+  const again = await streamSong(
+    gatedSource(wav, 0).source,
+    { startAt: 1, position: () => undefined, aheadSec: 0, outputSampleRate: 48_000 },
+    ['wav'],
+  )
+  assert.ok(again?.ready !== undefined)
+  assert.ok(Math.abs(again.ready.from - 0.75 * 48_000) <= 64, `ready from ${again.ready.from}`)
+})
+
 test('a file that is not a WAV does not stream (it is decoded once complete)', async () => {
   const mp3 = encodeMp3(noise(22_050, 1), { title: 't', artist: 'a', album: 'b' }, { kbps: 32, mono: true })
   const { source } = gatedSource(mp3, 0)
