@@ -36,6 +36,14 @@ const logger = log('swarm:download')
 export const CRITICAL_WINDOW = 8
 /** Requests kept at a peer when a critical piece needs the head of its queue (the oldest: likely on the wire already). */
 const KEEP_FOR_CRITICAL = 1
+/**
+ * After the last reader closes, how long no piece that nobody reads is
+ * requested. A player reads a file in steps (its head, then its tail for the
+ * length, then the pages at the position): a request made between two steps
+ * goes out ahead of the next step's piece, and behind a slow uplink each such
+ * piece holds the next step up by a piece's transfer time (1.3 s at 48 KiB/s).
+ */
+export const READER_GAP_MS = 250
 const HOUSEKEEPING_MS = 500
 const PROGRESS_EVERY_MS = 250
 const DIAL_TIMEOUT_MS = 10_000
@@ -151,6 +159,8 @@ export class Download {
   readonly #songBans = new Set<string>()
   readonly #requested = new Map<number, Set<string>>()
   readonly #readers = new Set<Reader>()
+  /** Until then no unread piece is requested: the last reader closed just now (`READER_GAP_MS`). */
+  #readerGapUntil = Number.NEGATIVE_INFINITY
   readonly #waiters = new Map<number, Set<() => void>>()
   readonly #manifestWaiters = new Set<() => void>()
   readonly #rate = new RateMeter(3_000)
@@ -301,6 +311,7 @@ export class Download {
 
   closeReader(reader: Reader): void {
     this.#readers.delete(reader)
+    if (this.#readers.size === 0) this.#readerGapUntil = this.#deps.clock.now() + READER_GAP_MS
   }
 
   moveReader(reader: Reader, piece: number): void {
@@ -880,6 +891,10 @@ export class Download {
     const debt = bucket.available(now)
     if (debt < 0) {
       this.#retryPickIn((-debt * 1000) / bucket.rateBytesPerSec)
+      return
+    }
+    if (this.#readers.size === 0 && now < this.#readerGapUntil) {
+      this.#retryPickIn(this.#readerGapUntil - now)
       return
     }
     const critical: number[] = []
