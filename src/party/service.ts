@@ -459,7 +459,13 @@ export function createPartyService(init: PartyServiceInit, components: PartyServ
   function prefetch(state: PartyState): void {
     if (components.swarm === undefined) return
     const providers = state.members.map((m) => m.peerId).filter((p) => p !== self)
-    for (const entry of upcomingEntries(state, partyTime(), init.prefetchEntries ?? 3)) {
+    const now = partyTime()
+    // The song playing now is the player's to fetch: it reads the file's head (and the part at the
+    // position) first. Started here, the download's first requests would go out ahead of those reads,
+    // and behind a slow uplink each one holds the music up by a piece's transfer.
+    const playingNow = components.player === undefined ? undefined : currentEntryAt(state, now)
+    for (const entry of upcomingEntries(state, now, init.prefetchEntries ?? 3)) {
+      if (playingNow?.entry === entry && !playingNow.finished) continue
       if (prefetched.has(entry.cid) || components.library?.get(entry.cid) !== undefined) continue
       prefetched.add(entry.cid)
       try {

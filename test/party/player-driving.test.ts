@@ -1,4 +1,4 @@
-// The party service drives the node's player from the committed timeline: a start is handed over ahead of its effective time, a pause not before it; prefetch asks the swarm for upcoming songs with the members as providers.
+// The party service drives the node's player from the committed timeline: a start is handed over ahead of its effective time, a pause not before it; prefetch asks the swarm for upcoming songs with the members as providers (the song playing now too, unless a player is there to fetch it, head first).
 
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
@@ -104,6 +104,46 @@ describe('player driving and prefetch', { timeout: 60_000 }, () => {
     await party.leave()
     assert.equal(calls.at(-1)?.timeline, undefined)
   })
+})
+
+describe('prefetch of the song playing now', { timeout: 60_000 }, () => {
+  for (const withPlayer of [false, true]) {
+    it(
+      withPlayer ? 'is left to the player when one is attached' : 'happens when no player is attached',
+      async () => {
+        const key = await generateKeyPair('Ed25519')
+        const libp2p = await createTuttiLibp2p({
+          privateKey: key,
+          mdns: false,
+          listen: ['/ip4/127.0.0.1/tcp/0'],
+        })
+        const downloads: string[] = []
+        const party = createPartyService(
+          { dataDir: mkdtempSync(join(tmpdir(), 'tutti-party-')), displayName: 'Host' },
+          {
+            libp2p,
+            clock: monotonicClock,
+            privateKey: key,
+            library: { get: () => undefined },
+            swarm: { startDownload: (cid) => downloads.push(cid) },
+            ...(withPlayer ? { player: { setTimeline: () => {} } } : {}),
+          },
+        )
+        try {
+          await party.start()
+          await party.create({ name: 'Prefetch' })
+          for (const cid of ['bafynow', 'bafynext'])
+            await party.command({ type: 'enqueue', song: { cid, title: cid, artist: 'A', durationSec: 30 } })
+          await party.command({ type: 'play' })
+          await waitFor(() => downloads.includes('bafynext'), 'the next song prefetched')
+          assert.equal(downloads.includes('bafynow'), !withPlayer)
+        } finally {
+          await party.stop()
+          await libp2p.stop()
+        }
+      },
+    )
+  }
 })
 
 describe('party song loader', () => {

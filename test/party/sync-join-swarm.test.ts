@@ -379,10 +379,17 @@ for (const c of STREAMING_CASES) {
       joiner.swarm.on('piece:verified', (e) => {
         if (e.cid === cid) verified.add(e.piece)
       })
+      const joinedAt = performance.now()
       await joiner.party.join(invite)
       const j = joiner
       let playingWhileIncomplete:
-        | { piecesDone: number; pieces?: number; errorMs: number; missingBefore: number[] }
+        | {
+            afterJoinMs: number
+            piecesDone: number
+            pieces?: number
+            errorMs: number
+            missingBefore: number[]
+          }
         | undefined
       await waitFor(
         () => {
@@ -399,6 +406,7 @@ for (const c of STREAMING_CASES) {
             (piece) => !verified.has(piece),
           )
           playingWhileIncomplete = {
+            afterJoinMs: Math.round(performance.now() - joinedAt),
             piecesDone: download.piecesDone,
             pieces: download.pieces,
             errorMs: Math.abs(mine - ref) * 1000,
