@@ -9,7 +9,9 @@
  * position and that audio is thrown away, as for a CBR MP3. The page is found
  * from the position's share of the bytes, stepped back until a page before the
  * position is in view; a page counts only when the next one follows right
- * after it. The decoder gets the identification header and an empty comment
+ * after it. Over a slow link the first look may instead settle for a page a
+ * little past the position (no further than that look took to read): reading
+ * back would cost as much again while the party moves on. The decoder gets the identification header and an empty comment
  * header (./opus-headers.ts); the comments are read past only to find where
  * the audio starts (cover art can make them long: over 16 MiB, the song
  * streams from its start, ./stream-sequential.ts).
@@ -26,12 +28,20 @@ const WINDOW_BYTES = 128 * 1024
 const MAX_TRIES = 12
 
 /**
+ * At most this far past the position, a stream may start at the first page it
+ * found there instead of reading back for an earlier one (and then only as far
+ * as that read took: the read back would have cost as much again).
+ */
+const MAX_LATE_START_SEC = 5
+
+/**
  * In `bytes` (the file's bytes from `offset`), the page to decode from so that
  * the output reaches back to granule position `target`: the latest page that
  * starts with a whole packet, follows a page whose granule position is at most
  * `target`, and is itself followed by a page (or the file's end). Also the
- * earliest page seen, to aim again when none qualifies, and whether a page
- * past `target` was seen (then no later page can qualify).
+ * earliest such page past `target` (`after`), the earliest page seen, to aim
+ * again when none qualifies, and whether a page past `target` was seen (then
+ * no later page can qualify).
  */
 export function findOpusSeekPage(
   bytes: Uint8Array,
@@ -39,8 +49,15 @@ export function findOpusSeekPage(
   fileSize: number,
   serial: number,
   target: number,
-): { page?: OggPageHeader; startGranule?: number; earliest?: OggPageHeader; beyond: boolean } {
+): {
+  page?: OggPageHeader
+  startGranule?: number
+  after?: { page: OggPageHeader; startGranule: number }
+  earliest?: OggPageHeader
+  beyond: boolean
+} {
   let best: { page: OggPageHeader; startGranule: number } | undefined
+  let after: { page: OggPageHeader; startGranule: number } | undefined
   let earliest: OggPageHeader | undefined
   let beyond = false
   for (let at = 0; at + 27 <= bytes.length; at++) {
@@ -56,10 +73,15 @@ export function findOpusSeekPage(
       if (best === undefined || page.granule >= best.startGranule)
         best = { page: { ...next, at: offset + next.at }, startGranule: page.granule }
     }
+    if (next !== undefined && !next.continued && page.granule > target) {
+      if (after === undefined || page.granule < after.startGranule)
+        after = { page: { ...next, at: offset + next.at }, startGranule: page.granule }
+    }
     at = nextAt - 1
   }
   return {
     ...best,
+    after,
     earliest: earliest === undefined ? undefined : { ...earliest, at: offset + earliest.at },
     beyond,
   }
@@ -125,7 +147,7 @@ export async function opusSeekable(
   async function seekPage(
     from: number,
     readSignal?: AbortSignal,
-  ): Promise<{ at: number; firstFrame: number } | undefined> {
+  ): Promise<{ at: number; firstFrame: number; late?: boolean } | undefined> {
     // Song frame f is granule position f + pre-skip; the decoder's output starts at the page's start.
     const target = from + preSkip - OPUS_PREROLL
     if (target <= preSkip) return undefined
@@ -134,9 +156,16 @@ export async function opusSeekable(
     let margin = WINDOW_BYTES
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       start = Math.max(audioStart, Math.min(start, source.size - 1))
+      const scanStarted = performance.now()
       const found = await scan(start, target, readSignal)
       if (found.page !== undefined && found.startGranule !== undefined) {
         return { at: found.page.at, firstFrame: found.startGranule }
+      }
+      // Over a slow link, reading back costs about what this read did, and the party moves on
+      // meanwhile: a page past the position, by no more than that, is the better start.
+      const lateOk = Math.min(MAX_LATE_START_SEC, (performance.now() - scanStarted) / 1000) * 48_000
+      if (tries === 0 && found.after !== undefined && found.after.startGranule - target <= lateOk) {
+        return { at: found.after.page.at, firstFrame: found.after.startGranule, late: true }
       }
       if (start === audioStart) return undefined // every page here is past the target: decode from the start
       // Step back: by the bytes per granule seen so far when a page was in view, with a margin that doubles.
@@ -167,7 +196,16 @@ export async function opusSeekable(
       const chunks = source.read(seek.at, source.size - 1, fillSignal)
       const run = { open: openOpusDecoder, kind: 'Ogg Opus', channels, frames, prefix: headers, chunks }
       // The codec's padding past the song's end is dropped, as the whole-file decode trims it.
-      await decodeInto(run, { firstFrame: seek.firstFrame, from, to, into, progress, overflow: 'drop' })
+      // A start past `from` (a slow link, see seekPage) drops the decoder's settling audio as well.
+      const start = seek.late === true ? Math.min(to, seek.firstFrame + OPUS_PREROLL) : from
+      await decodeInto(run, {
+        firstFrame: seek.firstFrame,
+        from: start,
+        to,
+        into,
+        progress: (upTo) => progress(upTo, start),
+        overflow: 'drop',
+      })
     },
   }
 }

@@ -65,13 +65,15 @@ export interface StreamableSource {
   /**
    * Decode source frames [from, to) into `into` (planar, `frames` long) as
    * their bytes arrive; after each step `progress(upTo)` says frames
-   * [from, upTo) are final.
+   * [from, upTo) are final. A source that starts a little after `from`
+   * instead (cheaper than reading back for it over a slow link) says where:
+   * `progress(upTo, startedAt)`, frames [startedAt, upTo).
    */
   fill(
     from: number,
     to: number,
     into: Float32Array[],
-    progress: (upTo: number) => void,
+    progress: (upTo: number, startedAt?: number) => void,
     signal?: AbortSignal,
   ): Promise<void>
 }
@@ -183,14 +185,16 @@ export async function streamDecoded(
   const enough = new Promise<void>((resolve) => {
     firstAudio = resolve
   })
+  let startedAt = startFrame
   const run = (async () => {
     // From the position to the end first: that is what plays now.
     await stream.fill(
       startFrame,
       srcFrames,
       src,
-      (upTo) => {
-        const r = arrived(startFrame, upTo, song.ready?.to ?? 0)
+      (upTo, from) => {
+        if (from !== undefined && from > startedAt) startedAt = from
+        const r = arrived(startedAt, upTo, song.ready?.to ?? 0)
         if (r !== undefined && song.ready !== undefined) song.ready = { from: r.from, to: r.to }
         if (song.ready !== undefined && song.ready.to - wantedOut >= leadFrames) firstAudio?.()
       },
@@ -198,7 +202,7 @@ export async function streamDecoded(
     )
     firstAudio?.()
     // Then the beginning (someone may seek back); the song is whole once it is in.
-    await stream.fill(0, startFrame, src, () => {}, options.signal)
+    await stream.fill(0, startedAt, src, () => {}, options.signal)
     arrived(0, srcFrames)
     song.ready = undefined
   })()

@@ -326,9 +326,9 @@ const STREAMING_CASES = [
     seconds: 120,
     write: (dir: string) => writeOpusSong(dir, 120),
     // 48 KiB/s: each 64 KiB piece takes 1.3 s and holds ~2 s of audio, so the stream gains only 0.5 s per second.
-    // It plays in ~15 s because no unread piece goes out ahead of the player's reads (head, tail, the pages
-    // at the position) and it aims where the party is once head and tail are in, plus one read's time. Before
-    // those it played after ~40 s.
+    // It plays in ~10 s: no unread piece goes out ahead of the player's reads (head, tail, the pages at the
+    // position), it aims where the party is once head and tail are in, plus one read's time, and it starts at
+    // a page a little past the position rather than read back for one. Before those it played after ~40 s.
     uploadRate: 48 * 1024,
     joinAfter: 12,
   },

@@ -116,6 +116,10 @@ describe('streaming an Ogg Opus from the position', () => {
     assert.equal(lateFound.page, undefined)
     assert.equal(lateFound.earliest?.at, late)
     assert.equal(lateFound.beyond, true)
+    // The first place past the target to start instead (a slow link): the page after the window's first page.
+    assert.equal(lateFound.after?.page.at, all[expected + 4]!.at)
+    assert.equal(lateFound.after?.startGranule, all[expected + 3]!.granule)
+    assert.equal(found.after?.page.at, all[expected + 1]!.at, 'with the target in view, the page after it')
   })
 
   for (const [what, fullPages] of [
