@@ -24,6 +24,7 @@
  * party's song loader completes the song from the whole file
  * (src/party/song-loader.ts).
  */
+import { PIECE_SIZE } from '../library/content-id.ts'
 import { CorruptAudioError } from './errors.ts'
 import { oggPageAt } from './opus-headers.ts'
 import { type ByteSource, bytesAt, type StreamableSource } from './stream-song.ts'
@@ -207,6 +208,15 @@ export async function endGranule(
   serial: number,
   signal?: AbortSignal,
 ): Promise<number | undefined> {
+  // The file's last piece first: through the swarm that is one piece, where its last 64 KiB are
+  // usually two. The last page starts there unless the piece is shorter than it; then the file's
+  // last 64 KiB (an Ogg page is at most ~64 KiB).
+  const lastPiece = Math.floor(Math.max(0, source.size - 1) / PIECE_SIZE) * PIECE_SIZE
+  const inLastPiece = lastGranule(
+    await bytesAt(head, source, lastPiece, source.size - lastPiece, signal),
+    serial,
+  )
+  if (inLastPiece !== undefined || lastPiece === 0) return inLastPiece
   const tailStart = Math.max(0, source.size - OGG_TAIL_BYTES)
   return lastGranule(await bytesAt(head, source, tailStart, source.size - tailStart, signal), serial)
 }

@@ -8,12 +8,13 @@ import { encodeMp3 } from '../../src/library/demo/encode.ts'
 import type { DecodedSong } from '../../src/playback/decode.ts'
 import { skipId3v2, withLameInfoFrame } from '../../src/playback/mp3-info.ts'
 import {
+  endGranule,
   lastGranule,
   opusStreamable,
   readOpusHead,
   readVorbisHead,
 } from '../../src/playback/stream-sequential.ts'
-import { collect, streamDecoded, streamSong } from '../../src/playback/stream-song.ts'
+import { type ByteSource, collect, streamDecoded, streamSong } from '../../src/playback/stream-song.ts'
 import { oggOpusBytes } from '../library/containers.ts'
 import {
   gatedSource,
@@ -126,6 +127,36 @@ describe('streaming an Ogg Opus from its start (its comments over 16 MiB)', () =
 
   it('does not stream when no page near its end gives a granule position', async () => {
     await doesNotStreamWithoutTailPages(opus())
+  })
+
+  it('reads the length from the last 64 KiB piece alone when the last page starts in it (one swarm piece)', async () => {
+    const branches = new Set<string>()
+    // 16 s: the last page (at 97,425) starts in the last piece (from 65,536); 20 s: it starts before it.
+    for (const seconds of [16, 20]) {
+      const bytes = oggOpusBytes(seconds, tags, { frameBytes: 160 })
+      const serial = readOpusHead(bytes)?.serial ?? assert.fail('an OpusHead')
+      const ranges: Array<[number, number]> = []
+      const source: ByteSource = {
+        size: bytes.length,
+        async *read(start, end) {
+          ranges.push([start, end])
+          yield bytes.subarray(start, end + 1)
+        },
+      }
+      assert.equal(await endGranule(bytes.subarray(0, 100), source, serial), seconds * 48_000)
+      const lastPiece = Math.floor((bytes.length - 1) / 65_536) * 65_536
+      if (bytes.lastIndexOf('OggS') >= lastPiece) {
+        branches.add('last piece')
+        assert.deepEqual(ranges, [[lastPiece, bytes.length - 1]])
+      } else {
+        branches.add('last 64 KiB')
+        assert.deepEqual(ranges, [
+          [lastPiece, bytes.length - 1],
+          [bytes.length - 65_536, bytes.length - 1],
+        ])
+      }
+    }
+    assert.equal(branches.size, 2, 'both cases seen')
   })
 })
 
