@@ -11,10 +11,11 @@
  * position is in view; a page counts only when the next one follows right
  * after it. Over a slow link the first look may instead settle for a page a
  * little past the position (no further than that look took to read): reading
- * back would cost as much again while the party moves on. The decoder gets the identification header and an empty comment
- * header (./opus-headers.ts); the comments are read past only to find where
- * the audio starts (cover art can make them long: over 16 MiB, the song
- * streams from its start, ./stream-sequential.ts).
+ * back would cost as much again while the party moves on. The decoder gets the
+ * identification header and an empty comment header (./opus-headers.ts); the
+ * comments are read past only to find where the audio starts (cover art can
+ * make them long: over 16 MiB, the song streams from its start,
+ * ./stream-sequential.ts).
  */
 import { CorruptAudioError } from './errors.ts'
 import { decoderHeaders, type OggPageHeader, oggPageAt, opusAudioStart } from './opus-headers.ts'
