@@ -195,7 +195,12 @@ const OPUS_FRAME = 960 // 20 ms at 48 kHz
 export function oggOpusBytes(
   seconds: number,
   tags: Tags,
-  { frameBytes = 0, packetsPerPage = 200 } = {},
+  {
+    frameBytes = 0,
+    packetsPerPage = 200,
+    /** Frame bytes from this second on (a song whose bitrate changes halfway). */
+    laterFrameBytes = { from: Number.POSITIVE_INFINITY, bytes: 0 },
+  } = {},
 ): Buffer {
   const head = Buffer.alloc(19)
   head.write('OpusHead', 0, 'latin1')
@@ -211,13 +216,15 @@ export function oggOpusBytes(
     x = (x * 16807) % 2147483647
     return x & 0xff
   }
-  const packets = Array.from({ length: frames }, () =>
-    Buffer.from([0xf8, ...Array.from({ length: frameBytes }, byte)]),
+  const laterFrom = Math.round((laterFrameBytes.from * 48_000) / OPUS_FRAME)
+  const packets = Array.from({ length: frames }, (_, i) =>
+    Buffer.from([0xf8, ...Array.from({ length: i < laterFrom ? frameBytes : laterFrameBytes.bytes }, byte)]),
   )
   const serial = 0x7475_7474
   const pages = [oggPage([head], 0n, serial, 0, 0x02), oggPage([opusTags], 0n, serial, 1, 0)]
   // Up to `packetsPerPage` packets a page (200: 4 s), as many as its 255 lacing values allow.
-  const perPage = Math.min(packetsPerPage, Math.floor(255 / (Math.floor((1 + frameBytes) / 255) + 1)))
+  const widest = Math.max(frameBytes, laterFrom < frames ? laterFrameBytes.bytes : 0)
+  const perPage = Math.min(packetsPerPage, Math.floor(255 / (Math.floor((1 + widest) / 255) + 1)))
   for (let at = 0, seq = 2; at < frames; at += perPage, seq++) {
     const chunk = packets.slice(at, at + perPage)
     const last = at + perPage >= frames

@@ -9,7 +9,7 @@ import { decodeAudio } from '../../src/playback/decode.ts'
 import { oggPageAt, opusAudioStart } from '../../src/playback/opus-headers.ts'
 import { findOpusSeekPage } from '../../src/playback/stream-opus.ts'
 import { readOpusHead } from '../../src/playback/stream-sequential.ts'
-import { streamSong } from '../../src/playback/stream-song.ts'
+import { type ByteSource, streamSong } from '../../src/playback/stream-song.ts'
 import { oggOpusBytes } from '../library/containers.ts'
 import { gatedSource, SAME, streamsFromThePosition, worstDifference } from './stream-helpers.ts'
 
@@ -85,6 +85,38 @@ describe('streaming an Ogg Opus from the position', () => {
     const err = await ended.promise
     assert.equal(err?.name, 'CorruptAudioError')
     assert.match(err?.message ?? '', /ended after \d+ of its 1919688 frames/)
+  })
+
+  it('over a slow link, starts at a page a little past the position rather than read back for one', async () => {
+    // 20 s at ~10 KB/s, then 20 s at ~20 KB/s, pages of 0.2 s: the position's share of the bytes lies past it.
+    const bytes = oggOpusBytes(40, tags, {
+      frameBytes: 200,
+      packetsPerPage: 10,
+      laterFrameBytes: { from: 20, bytes: 400 },
+    })
+    const whole = await decodeAudio(bytes)
+    const reads: number[] = []
+    const source: ByteSource = {
+      size: bytes.length,
+      async *read(start, end) {
+        reads.push(start)
+        // The first look at the position takes 2.5 s (a slow uplink); everything else is there.
+        if (start > 64 * 1024 && start < bytes.length - 64 * 1024 && reads.length <= 3)
+          await new Promise((resolve) => setTimeout(resolve, 2500))
+        for (let at = start; at <= end; at += 4096) yield bytes.subarray(at, Math.min(end + 1, at + 4096))
+      },
+    }
+    const song =
+      (await streamSong(source, { startAt: 20, aheadSec: 0, outputSampleRate: 48_000 })) ?? assert.fail()
+    const ready = song.ready ?? assert.fail('still arriving')
+    const position = (20 - 0.25) * 48_000
+    assert.ok(ready.from > position, `started past the position (${ready.from} > ${position})`)
+    assert.ok(ready.from - position < 2.5 * 48_000, `by less than the look took (${ready.from - position})`)
+    const { worst } = worstDifference(song.channels, whole.channels, ready.from, ready.to)
+    assert.ok(worst < SAME, `equal to the whole-file decode (worst ${worst})`)
+    // No read went back before the first look.
+    const look = reads.find((start) => start > 64 * 1024 && start < bytes.length - 64 * 1024) ?? assert.fail()
+    assert.ok(reads.filter((start) => start > 64 * 1024 && start < look).length === 0, `reads ${reads}`)
   })
 
   it('finds the latest page that starts with a whole packet at or before the target, chained to the next', () => {
