@@ -82,8 +82,12 @@ export interface StreamableSource {
 export const HEAD_BYTES = 64 * 1024
 /** A stream aims at most this far past the party's position. */
 export const MAX_AIM_AHEAD_SEC = 10
-/** A head that took less than this came over a fast link: the stream aims at the position itself. */
-export const SLOW_HEAD_SEC = 0.1
+/**
+ * A head (64 KiB) that took less than this came over a fast enough link
+ * (128 KiB/s or more): the stream aims at the position itself. The bar sits
+ * well above what a busy machine adds to a fast read.
+ */
+export const SLOW_HEAD_SEC = 0.5
 
 /** Bytes [start, end] of `source`, all of them. */
 export async function collect(

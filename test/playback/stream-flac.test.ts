@@ -120,7 +120,7 @@ describe('streaming a FLAC from the position', () => {
     const flac = flacSong(10)
     // Everything after the head waits.
     const { source, release } = prefixSource(flac, 64 * 1024)
-    const pending = streamSong(source, { startAt: 6, outputSampleRate: OUT })
+    const pending = streamSong(source, { startAt: 6, aheadSec: 0, outputSampleRate: OUT })
     assert.equal(await within(pending, 300), 'waiting', 'nothing to play at 6 s yet')
     release()
     const song = await pending
@@ -163,6 +163,7 @@ describe('streaming a FLAC from the position', () => {
     let done: Error | undefined | 'pending' = 'pending'
     const song = await streamSong(source, {
       startAt: 0.5,
+      aheadSec: 0,
       outputSampleRate: OUT,
       onDone: (err) => {
         done = err

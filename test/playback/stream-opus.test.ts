@@ -60,7 +60,8 @@ describe('streaming an Ogg Opus from the position', () => {
     const { source } = gatedSource(bytes, 0)
     const whole = await decodeAudio(bytes)
     const song =
-      (await streamSong(source, { startAt: 0.05, outputSampleRate: 48_000, backSec: 0 })) ?? assert.fail()
+      (await streamSong(source, { startAt: 0.05, aheadSec: 0, outputSampleRate: 48_000, backSec: 0 })) ??
+      assert.fail()
     const ready = song.ready ?? { from: 0, to: song.frames }
     assert.ok(ready.from <= 2400 && ready.to > 2400 + 24_000, `ready ${JSON.stringify(ready)}`)
     const { worst } = worstDifference(song.channels, whole.channels, ready.from, ready.to)

@@ -23,6 +23,7 @@ test('a streamed WAV plays from its position before its beginning arrives, and i
     source,
     {
       startAt: 3.5,
+      aheadSec: 0,
       outputSampleRate: 48_000,
       onDone: (err) => {
         done = err
@@ -84,6 +85,22 @@ test('a stream aims where the party is when decoding starts, plus the time one m
   )
   assert.ok(again?.ready !== undefined)
   assert.ok(Math.abs(again.ready.from - 0.75 * 48_000) <= 64, `ready from ${again.ready.from}`)
+})
+
+test('by default a stream aims past the position by as long as its head took, when that was slow', async () => {
+  const wav = encodeWav(noise(SRC_RATE, SECONDS), { title: 't', artist: 'a', album: 'b' })
+  const { source } = gatedSource(wav, 0)
+  const slowHead: typeof source = {
+    size: source.size,
+    async *read(start, end, signal) {
+      if (start === 0) await new Promise((resolve) => setTimeout(resolve, 800))
+      yield* source.read(start, end, signal)
+    },
+  }
+  const song = await streamSong(slowHead, { startAt: 2, outputSampleRate: 48_000 }, ['wav'])
+  const from = song?.ready?.from ?? assert.fail('streams')
+  // The head took ~0.8 s (more on a busy machine): the stream starts ~0.8 s past 2 − 0.25 s.
+  assert.ok(from >= (2 + 0.8 - 0.25) * 48_000 - 64 && from < (2 + 2 - 0.25) * 48_000, `ready from ${from}`)
 })
 
 test('a file that is not a WAV does not stream (it is decoded once complete)', async () => {
