@@ -18,6 +18,17 @@ export function noise(rate: number, seconds: number, { tones = false } = {}): Pc
   return { sampleRate: rate, left, right }
 }
 
+/** Serves `bytes` in 4 KiB chunks, each read after `before(start, end)` has run (to record it, or hold it up). */
+export function hookedSource(bytes: Uint8Array, before: (start: number, end: number) => unknown): ByteSource {
+  return {
+    size: bytes.length,
+    async *read(start, end) {
+      await before(start, end)
+      for (let at = start; at <= end; at += 4096) yield bytes.subarray(at, Math.min(end + 1, at + 4096))
+    },
+  }
+}
+
 /** A promise that settles when `release()` is called. */
 function gate(): { released: Promise<void>; release: () => void } {
   const { promise, resolve } = Promise.withResolvers<void>()

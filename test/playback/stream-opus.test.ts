@@ -9,9 +9,9 @@ import { decodeAudio } from '../../src/playback/decode.ts'
 import { oggPageAt, opusAudioStart } from '../../src/playback/opus-headers.ts'
 import { findOpusSeekPage } from '../../src/playback/stream-opus.ts'
 import { readOpusHead } from '../../src/playback/stream-sequential.ts'
-import { type ByteSource, streamSong } from '../../src/playback/stream-song.ts'
+import { streamSong } from '../../src/playback/stream-song.ts'
 import { oggOpusBytes } from '../library/containers.ts'
-import { gatedSource, SAME, streamsFromThePosition, worstDifference } from './stream-helpers.ts'
+import { gatedSource, hookedSource, SAME, streamsFromThePosition, worstDifference } from './stream-helpers.ts'
 
 const tags = { title: 't', artist: 'a', album: 'b' }
 /** 40 s of 20 ms CELT frames of 160 pseudo-random bytes (noise once decoded), a page a second: ~8 KB a second. */
@@ -97,16 +97,12 @@ describe('streaming an Ogg Opus from the position', () => {
     })
     const whole = await decodeAudio(bytes)
     const reads: number[] = []
-    const source: ByteSource = {
-      size: bytes.length,
-      async *read(start, end) {
-        reads.push(start)
-        // The first look at the position takes 2.5 s (a slow uplink); everything else is there.
-        if (start > 64 * 1024 && start < bytes.length - 64 * 1024 && reads.length <= 3)
-          await new Promise((resolve) => setTimeout(resolve, 2500))
-        for (let at = start; at <= end; at += 4096) yield bytes.subarray(at, Math.min(end + 1, at + 4096))
-      },
-    }
+    const source = hookedSource(bytes, async (start) => {
+      reads.push(start)
+      // The first look at the position takes 2.5 s (a slow uplink); everything else is there.
+      if (start > 64 * 1024 && start < bytes.length - 64 * 1024 && reads.length <= 3)
+        await new Promise((resolve) => setTimeout(resolve, 2500))
+    })
     const song =
       (await streamSong(source, { startAt: 20, aheadSec: 0, outputSampleRate: 48_000 })) ?? assert.fail()
     const ready = song.ready ?? assert.fail('still arriving')

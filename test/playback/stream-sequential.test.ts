@@ -14,10 +14,11 @@ import {
   readOpusHead,
   readVorbisHead,
 } from '../../src/playback/stream-sequential.ts'
-import { type ByteSource, collect, streamDecoded, streamSong } from '../../src/playback/stream-song.ts'
+import { collect, streamDecoded, streamSong } from '../../src/playback/stream-song.ts'
 import { oggOpusBytes } from '../library/containers.ts'
 import {
   gatedSource,
+  hookedSource,
   noise,
   prefixSource,
   SAME,
@@ -136,13 +137,7 @@ describe('streaming an Ogg Opus from its start (its comments over 16 MiB)', () =
       const bytes = oggOpusBytes(seconds, tags, { frameBytes: 160 })
       const serial = readOpusHead(bytes)?.serial ?? assert.fail('an OpusHead')
       const ranges: Array<[number, number]> = []
-      const source: ByteSource = {
-        size: bytes.length,
-        async *read(start, end) {
-          ranges.push([start, end])
-          yield bytes.subarray(start, end + 1)
-        },
-      }
+      const source = hookedSource(bytes, (start, end) => ranges.push([start, end]))
       assert.equal(await endGranule(bytes.subarray(0, 100), source, serial), seconds * 48_000)
       const lastPiece = Math.floor((bytes.length - 1) / 65_536) * 65_536
       if (bytes.lastIndexOf('OggS') >= lastPiece) {

@@ -8,7 +8,7 @@ import { type DecodedSong, decodeAudio } from '../../src/playback/decode.ts'
 import { BlockRenderer } from '../../src/playback/renderer.ts'
 import { streamSong } from '../../src/playback/stream-song.ts'
 import type { QueueEntry, Timeline } from '../../src/playback/timeline.ts'
-import { gatedSource, noise } from './stream-helpers.ts'
+import { gatedSource, hookedSource, noise } from './stream-helpers.ts'
 
 const SRC_RATE = 44_100
 const SECONDS = 6
@@ -89,14 +89,9 @@ test('a stream aims where the party is when decoding starts, plus the time one m
 
 test('by default a stream aims past the position by as long as its head took, when that was slow', async () => {
   const wav = encodeWav(noise(SRC_RATE, SECONDS), { title: 't', artist: 'a', album: 'b' })
-  const { source } = gatedSource(wav, 0)
-  const slowHead: typeof source = {
-    size: source.size,
-    async *read(start, end, signal) {
-      if (start === 0) await new Promise((resolve) => setTimeout(resolve, 800))
-      yield* source.read(start, end, signal)
-    },
-  }
+  const slowHead = hookedSource(wav, (start) =>
+    start === 0 ? new Promise((resolve) => setTimeout(resolve, 800)) : undefined,
+  )
   const song = await streamSong(slowHead, { startAt: 2, outputSampleRate: 48_000 }, ['wav'])
   const from = song?.ready?.from ?? assert.fail('streams')
   // The head took ~0.8 s (more on a busy machine): the stream starts ~0.8 s past 2 − 0.25 s.
