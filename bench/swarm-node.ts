@@ -211,6 +211,23 @@ function describeSources(
 }
 
 /** BENCH_TRACE: when the download passed each tenth, with its connection and source counts, printed at the end. */
+/**
+ * The node's connections now, and those to a peer it has more than one
+ * connection to (a dial crossed one from the other side): direction, when it
+ * opened (ms after `t0`) and the protocols of its open streams.
+ */
+function describeConnections(libp2p: Awaited<ReturnType<typeof createTuttiLibp2p>>, t0: number): string {
+  const byPeer = new Map<string, string[]>()
+  for (const c of libp2p.getConnections()) {
+    const k = c.remotePeer.toString().slice(-4)
+    const openedAt = (c.timeline.open - performance.timeOrigin - t0).toFixed(0)
+    const protocols = c.streams.map((s) => s.protocol?.split('/').slice(1, 3).join('/')).join(',')
+    byPeer.set(k, [...(byPeer.get(k) ?? []), `${c.direction}@${openedAt}[${protocols}]`])
+  }
+  const twice = [...byPeer].filter(([, v]) => v.length > 1).map(([k, v]) => `${k}: ${v.join(' ')}`)
+  return `now ${libp2p.getConnections().length} to ${byPeer.size} peers${twice.length > 0 ? `\n  more than one connection: ${twice.join('; ')}` : ''}`
+}
+
 function traceDownload(
   connEvents: { open: number; close: number },
   swarm: ReturnType<typeof createSwarm>,
@@ -267,7 +284,7 @@ function traceDownload(
       .map(([k, bins]) => `  from ${k} ${Array.from(bins, (n) => n ?? 0).join(' ')}\n`)
       .join('')
     process.stderr.write(
-      `[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms} conns ${JSON.stringify(connEvents)}\n  link/unchoke/piece ${peers.join(' ')}\n  pieces per 250 ms ${Array.from(ramp, (n) => n ?? 0).join(' ')}\n${perSource}`,
+      `[${libp2p.peerId.toString().slice(-4)}] ${marks.join(' ')} done@${ms} conns ${JSON.stringify(connEvents)} ${describeConnections(libp2p, t0)}\n  link/unchoke/piece ${peers.join(' ')}\n  pieces per 250 ms ${Array.from(ramp, (n) => n ?? 0).join(' ')}\n${perSource}`,
     )
   }
 }

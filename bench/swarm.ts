@@ -25,7 +25,8 @@
  *   BENCH_MODES=swarm,aria2 npm run bench:swarm
  *
  * Diagnostics: BENCH_TRACE=1 prints when each leecher passed each tenth (and the
- * pair's first piece, last piece and done times), the connections it opened, and
+ * pair's first piece, last piece and done times), the connections it opened (and any peer it
+ * ended up with two connections to: dials that crossed), and
  * for each source when its link was up, when it first unchoked us and when its
  * first piece arrived (ms), and the pieces it verified in each 250 ms (summed over
  * the leechers: the swarm's ramp-up), in all and per source (`from <id> …`; summed
