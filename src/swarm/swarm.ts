@@ -50,7 +50,7 @@ export interface SwarmInit {
   maxPeers?: number
   /** Outstanding piece requests across all downloads (default 256). */
   maxRequests?: number
-  /** Regular upload slots; one optimistic slot comes on top. 0 = serve nobody. Default 4. */
+  /** Regular upload slots (twice as many while seeding only); one optimistic slot comes on top. 0 = serve nobody. Default 4. */
   uploadSlots?: number
   /** Announce songs in the DHT (default true). */
   dht?: boolean

@@ -14,7 +14,7 @@ import { WireError } from '../net/framed.ts'
 import type { Clock } from '../shared/clock.ts'
 import { log } from '../shared/logger.ts'
 import { hasPiece, isValidBitfield } from './bitfield.ts'
-import { decideUnchoked, OPTIMISTIC_ROTATE_MS } from './choker.ts'
+import { decideUnchoked, OPTIMISTIC_ROTATE_MS, regularSlots } from './choker.ts'
 import { RateMeter } from './rate.ts'
 import {
   type ClientMessage,
@@ -342,6 +342,7 @@ export class Uploads {
     const now = this.#deps.clock.now()
     const sessions = [...this.#sessions].filter((s) => !s.abort.signal.aborted)
     const slots = this.#deps.slots()
+    const seeding = sessions.every((s) => s.song?.complete === true)
     let unchoked: Set<UploadSession>
     if (periodic) {
       const due = now - this.#lastRotation >= OPTIMISTIC_ROTATE_MS
@@ -356,7 +357,7 @@ export class Uploads {
           tiebreak: s.tiebreak,
         })),
         slots,
-        seeding: sessions.every((s) => s.song?.complete === true),
+        seeding,
         optimistic: this.#optimistic,
         rotate: due,
         random: Math.random(),
@@ -365,7 +366,7 @@ export class Uploads {
       unchoked = new Set(sessions.filter((s) => decision.unchoked.has(key(s))))
     } else {
       unchoked = new Set(sessions.filter((s) => !s.choked && s.interested))
-      const capacity = slots > 0 ? slots + 1 : 0
+      const capacity = slots > 0 ? regularSlots(slots, seeding) + 1 : 0
       for (const s of sessions) {
         if (unchoked.size >= capacity) break
         if (s.choked && s.interested) unchoked.add(s)

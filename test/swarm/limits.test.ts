@@ -70,16 +70,27 @@ test('the choker unchokes the best uploaders plus one optimistic peer', () => {
   assert.equal(rotated.optimistic, 'b')
 })
 
-test('a seed takes turns: its slots go to the peers it has sent least', () => {
-  const peers = ['a', 'b', 'c', 'd'].map((id, i) => ({
+test('a seed takes turns: its slots, twice the regular ones, go to the peers it has sent least', () => {
+  const peers = ['a', 'b', 'c', 'd', 'e', 'f'].map((id, i) => ({
     id,
     interested: true,
-    rateFromPeer: 0,
-    sentTotal: [4, 0, 9, 1][i]! * 65536,
+    rateFromPeer: [0, 0, 0, 0, 0, 5][i]!,
+    sentTotal: [4, 0, 9, 1, 7, 8][i]! * 65536,
     tiebreak: i / 10,
   }))
-  const d = decideUnchoked({ peers, slots: 2, seeding: true, optimistic: 'a', rotate: false, random: 0 })
-  assert.deepEqual([...d.unchoked].sort(), ['a', 'b', 'd'], 'b and d (least sent) plus the optimistic a')
+  const seed = decideUnchoked({ peers, slots: 2, seeding: true, optimistic: 'c', rotate: false, random: 0 })
+  assert.deepEqual(
+    [...seed.unchoked].sort(),
+    ['a', 'b', 'c', 'd', 'e'],
+    'b, d, a and e (least sent) plus the optimistic c',
+  )
+  // The same peers, while we still download: two regular slots, the fastest uploader first.
+  const leech = decideUnchoked({ peers, slots: 2, seeding: false, optimistic: 'c', rotate: false, random: 0 })
+  assert.deepEqual(
+    [...leech.unchoked].sort(),
+    ['a', 'c', 'f'],
+    'f (uploads to us) and a (first tiebreak) plus the optimistic c',
+  )
 })
 
 test('ties (every rate zero as a swarm starts) go by each node’s own random rank, not by peer id', () => {
