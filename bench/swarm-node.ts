@@ -210,24 +210,25 @@ function describeSources(
     .join(' ')
 }
 
-/** BENCH_TRACE: when the download passed each tenth, with its connection and source counts, printed at the end. */
 /**
  * The node's connections now, and those to a peer it has more than one
  * connection to (a dial crossed one from the other side): direction, when it
  * opened (ms after `t0`) and the protocols of its open streams.
  */
 function describeConnections(libp2p: Awaited<ReturnType<typeof createTuttiLibp2p>>, t0: number): string {
+  const connections = libp2p.getConnections()
   const byPeer = new Map<string, string[]>()
-  for (const c of libp2p.getConnections()) {
+  for (const c of connections) {
     const k = c.remotePeer.toString().slice(-4)
     const openedAt = (c.timeline.open - performance.timeOrigin - t0).toFixed(0)
     const protocols = c.streams.map((s) => s.protocol?.split('/').slice(1, 3).join('/')).join(',')
     byPeer.set(k, [...(byPeer.get(k) ?? []), `${c.direction}@${openedAt}[${protocols}]`])
   }
   const twice = [...byPeer].filter(([, v]) => v.length > 1).map(([k, v]) => `${k}: ${v.join(' ')}`)
-  return `now ${libp2p.getConnections().length} to ${byPeer.size} peers${twice.length > 0 ? `\n  more than one connection: ${twice.join('; ')}` : ''}`
+  return `now ${connections.length} to ${byPeer.size} peers${twice.length > 0 ? `\n  more than one connection: ${twice.join('; ')}` : ''}`
 }
 
+/** BENCH_TRACE: when the download passed each tenth, with its connection and source counts, printed at the end. */
 function traceDownload(
   connEvents: { open: number; close: number },
   swarm: ReturnType<typeof createSwarm>,

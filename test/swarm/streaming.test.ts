@@ -11,18 +11,24 @@ after(async () => {
   await cleanup(...dirs, ...nodes.map((n) => n.dataDir))
 })
 
-test('reading the last minute returns before the first minute has arrived', async () => {
+/** A 32-piece song on a seeder whose upload is capped at `uploadRateBytes`, a leecher, and the pieces in the order they reach it. */
+async function cappedSeederAndLeecher(uploadRateBytes: number) {
   const dir = await tempDir('songs')
   dirs.push(dir)
-  // 32 pieces; call 4 pieces (256 KiB, about a minute of 32 kbit/s audio) a "minute".
   const song = await makeSong(dir, 32 * 64 * 1024)
-  const minute = 4 * 64 * 1024
-  // The seeder's upload cap makes the whole song take ~8 s, so the order of arrival shows.
-  const seeder = await startNode({ songs: [song], swarm: { uploadRateBytes: 256 * 1024 } })
+  const seeder = await startNode({ songs: [song], swarm: { uploadRateBytes } })
   const leecher = await startNode()
   nodes.push(seeder, leecher)
   const arrivals: number[] = []
   leecher.swarm.on('piece:verified', (e) => arrivals.push(e.piece))
+  return { song, seeder, leecher, arrivals }
+}
+
+test('reading the last minute returns before the first minute has arrived', async () => {
+  // The seeder's upload cap makes the whole song take ~8 s, so the order of arrival shows.
+  const { song, seeder, leecher, arrivals } = await cappedSeederAndLeecher(256 * 1024)
+  // 32 pieces; call 4 pieces (256 KiB, about a minute of 32 kbit/s audio) a "minute".
+  const minute = 4 * 64 * 1024
   const chunks: Uint8Array[] = []
   for await (const chunk of leecher.swarm.read(song.cid, song.bytes.length - minute, song.bytes.length - 1, {
     providers: [seeder.addr],
@@ -77,15 +83,8 @@ test('leechers trade the pieces they have while downloading', async () => {
 })
 
 test("a player's reads in steps (head, tail, middle) each get their piece next, not behind unread pieces", async () => {
-  const dir = await tempDir('songs')
-  dirs.push(dir)
-  const song = await makeSong(dir, 32 * 64 * 1024)
   // One piece per second: a piece requested between two reads would arrive before the next read's piece.
-  const seeder = await startNode({ songs: [song], swarm: { uploadRateBytes: 64 * 1024 } })
-  const leecher = await startNode()
-  nodes.push(seeder, leecher)
-  const arrivals: number[] = []
-  leecher.swarm.on('piece:verified', (e) => arrivals.push(e.piece))
+  const { song, seeder, leecher, arrivals } = await cappedSeederAndLeecher(64 * 1024)
   const piece = 64 * 1024
   const options = { providers: [seeder.addr], signal: AbortSignal.timeout(60_000) }
   const steps: Array<[number, number]> = [
