@@ -817,7 +817,10 @@ export class Download {
 
   /** How many requests we keep outstanding at this peer. */
   #depth(link: PeerLink): number {
-    return pipelineDepth(link, this.#pieceSize)
+    return pipelineDepth(
+      { rttMs: link.rttMs, latencyMs: link.latencyMs, throughputBps: link.delivery.bps },
+      this.#pieceSize,
+    )
   }
 
   /** The song's piece size; Tutti's own until the manifest says otherwise. */

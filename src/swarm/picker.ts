@@ -278,6 +278,19 @@ export function pickRequests(input: PickInput): PickedRequest[] {
 }
 
 /**
+ * What `pipelineDepth` knows of a peer. Every field is required, `undefined`
+ * when not measured yet: with optional fields any object would do, and a
+ * download's peer link (its rate lives in `delivery.bps`) was passed as is,
+ * so every peer got the prior rate, 1 MiB/s, and the minimum depth.
+ */
+export interface PipelineEstimates {
+  rttMs: number | undefined
+  /** Smoothed time from request to arrival. */
+  latencyMs: number | undefined
+  throughputBps: number | undefined
+}
+
+/**
  * Pipelining depth for a peer (Little's law): enough requests to keep it busy
  * for one request latency at its measured rate, plus slack; bounded. The
  * latency is what a request actually takes to come back (on a busy host it is
@@ -289,10 +302,7 @@ export function pickRequests(input: PickInput): PickedRequest[] {
  * latency fed itself: at a 2 MiB/s leecher in bench:swarm it climbed to 1–2 s
  * and the depth to 20–43.
  */
-export function pipelineDepth(
-  peer: Pick<PeerView, 'rttMs' | 'throughputBps'> & { latencyMs?: number },
-  pieceSize: number,
-): number {
+export function pipelineDepth(peer: PipelineEstimates, pieceSize: number): number {
   const rtt = peer.rttMs ?? PRIOR_RTT_MS
   const latency = Math.min(Math.max(peer.latencyMs ?? 0, rtt), rtt + QUEUE_ALLOWANCE_MS)
   const rate = peer.throughputBps ?? PRIOR_THROUGHPUT
