@@ -25,7 +25,7 @@ import { Download } from './download.ts'
 import { DownloadNotFoundError, ManifestPendingError, SwarmStoppedError } from './errors.ts'
 import { readDownloadRange, readSongRange } from './read.ts'
 import { listStoredDownloads } from './resume.ts'
-import { MAX_PEX_PEERS, type PexPeer, SWARM_PROTOCOL } from './schema.ts'
+import { MAX_PEX_PEERS, type PexPeer, SWARM_PROTOCOL, warmUpWire } from './schema.ts'
 import { TokenBucket } from './token-bucket.ts'
 import type { DownloadInfo, Swarm, SwarmEvents } from './types.ts'
 import { type ServedSong, Uploads } from './upload.ts'
@@ -428,6 +428,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       if (running) return
       running = true
       lifetime = new AbortController()
+      warmUpWire()
       bans = await loadBanList(join(init.dataDir, 'swarm-bans.json'))
       await libp2p.handle(
         SWARM_PROTOCOL,
