@@ -3,6 +3,7 @@
  * driven over IPC): a libp2p host with the swarm and a minimal in-memory
  * library. Also serves and fetches a bare libp2p stream for the baseline.
  */
+import { closeSync, openSync, readSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
@@ -13,6 +14,7 @@ import { monotonicClock } from '../src/shared/clock.ts'
 import { createSwarm } from '../src/swarm/index.ts'
 import { wireStats } from '../src/swarm/wire.ts'
 import { FakeLibrary } from '../test/swarm/helpers.ts'
+import { verifiedSink } from './lib/verified-sink.ts'
 
 const RAW_PROTOCOL = '/tutti/bench-raw/1.0.0'
 
@@ -26,8 +28,16 @@ export type NodeCommand =
       uploadSlots?: number
     }
   | { cmd: 'download'; cid: string; providers: string[] }
-  | { cmd: 'raw'; addr: string; bytes: number }
+  /** The baseline; with `verify`, the bytes go through a `verifiedSink` (the song's manifest, hashes in base64). */
+  | {
+      cmd: 'raw'
+      addr: string
+      bytes: number
+      verify?: { cid: string; size: number; pieceSize: number; pieceHashes: string }
+    }
   | { cmd: 'cpu' }
+  /** Start or stop this node's CPU profile (BENCH_PROF_DOWNLOAD: the pair's seeder, for the download alone). */
+  | { cmd: 'profile'; on: boolean }
   | { cmd: 'connect'; addrs: string[] }
   /** Connect to an unrelated peer (a throwaway node in this process) a few times, then stop it. */
   | { cmd: 'warm-up' }
@@ -87,18 +97,31 @@ async function main(): Promise<void> {
       }
     }, 1000).unref()
   }
-  // Baseline: push `bytes` down a bare stream as fast as it drains.
+  // Baseline: push `bytes` down a bare stream as fast as it drains: zeros, or (asked with a 1 after
+  // the length) the song itself, read from its file as the swarm's seeder reads it, for a verifying sink.
   await libp2p.handle(RAW_PROTOCOL, async (stream) => {
-    let want = 0
+    let head: Uint8Array = new Uint8Array(5)
     for await (const chunk of stream) {
-      want = new DataView(chunk.subarray().buffer, chunk.subarray().byteOffset).getUint32(0)
+      head = chunk.subarray()
       break
     }
-    const block = new Uint8Array(64 * 1024)
-    for (let sent = 0; sent < want; sent += block.byteLength) {
-      if (!stream.send(block.subarray(0, Math.min(block.byteLength, want - sent)))) {
-        await new Promise((resolve) => stream.addEventListener('drain', resolve, { once: true }))
+    const want = new DataView(head.buffer, head.byteOffset).getUint32(0)
+    const fd = head[4] === 1 && init.songPath !== undefined ? openSync(init.songPath, 'r') : undefined
+    const zeros = new Uint8Array(64 * 1024)
+    try {
+      for (let sent = 0; sent < want; sent += zeros.byteLength) {
+        const length = Math.min(zeros.byteLength, want - sent)
+        let block = zeros.subarray(0, length)
+        if (fd !== undefined) {
+          block = Buffer.allocUnsafe(length)
+          readSync(fd, block, 0, length, sent)
+        }
+        if (!stream.send(block)) {
+          await new Promise((resolve) => stream.addEventListener('drain', resolve, { once: true }))
+        }
       }
+    } finally {
+      if (fd !== undefined) closeSync(fd)
     }
     await stream.close()
   })
@@ -133,14 +156,27 @@ async function main(): Promise<void> {
       void (async () => {
         const t0 = performance.now()
         const stream = await libp2p.dialProtocol(multiaddr(m.addr), RAW_PROTOCOL)
-        const head = new Uint8Array(4)
+        const head = new Uint8Array(5)
         new DataView(head.buffer).setUint32(0, m.bytes)
+        head[4] = m.verify === undefined ? 0 : 1
         stream.send(head)
+        const v = m.verify
+        const sink =
+          v === undefined
+            ? undefined
+            : verifiedSink(join(init.dataDir, 'verified-sink'), v.cid, {
+                size: v.size,
+                pieceSize: v.pieceSize,
+                pieceHashes: Buffer.from(v.pieceHashes, 'base64'),
+              })
         let got = 0
         for await (const chunk of stream) {
           got += chunk.byteLength
+          if (sink !== undefined)
+            for (const bytes of chunk instanceof Uint8Array ? [chunk] : chunk) sink.write(bytes)
           if (got >= m.bytes) break
         }
+        await sink?.end()
         send({ type: 'raw-done', ms: performance.now() - t0 })
       })().catch((err: Error) => send({ type: 'error', message: err.message }))
     } else if (m.cmd === 'connect') {
@@ -152,6 +188,8 @@ async function main(): Promise<void> {
       warmUp(libp2p)
         .then(() => send({ type: 'warm' }))
         .catch((err: Error) => send({ type: 'error', message: err.message }))
+    } else if (m.cmd === 'profile') {
+      void (m.on ? profiler.start() : profiler.stop())
     } else if (m.cmd === 'cpu') {
       send({ type: 'cpu', cpuMs: cpuMsSoFar() })
     } else if (m.cmd === 'exit') {

@@ -6,7 +6,12 @@
  *   D_min = max(F/u_s, N·F/(u_s + Σu_i))
  * for the swarm and for client–server (leechers do not upload), the uncapped
  * single-pair throughput as a ratio to a bare libp2p stream moving the same
- * bytes in the same run, and peak RSS per node.
+ * bytes in the same run, and peak RSS per node. The pair is also compared with
+ * the bare stream feeding a verified store (bench/lib/verified-sink.ts: each
+ * piece hashed and written, fdatasync and whole-file check at the end), the
+ * least any download that verifies and keeps what it gets must do; that
+ * store's own ratio to the bare stream shows what verification and storage
+ * cost on this machine, apart from the swarm's protocol.
  *
  * Three starts: `swarm` (the nodes are strangers until the clock starts: every
  * connection, handshake and DHT exchange is inside the measured time, in
@@ -33,7 +38,7 @@
  * over the leechers, each sender's upload over time); BENCH_EARLY=1 adds the sources' state every
  * 250 ms for the first 5 s.
  * BENCH_PROF=DIR writes each node's CPU profile from ready to exit (with BENCH_PROF_DOWNLOAD=1, only
- * from each download's start to its end: the leecher's side alone, without the bare stream).
+ * from each download's start to its end, without the baselines; in the pair, the seeder too).
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -41,7 +46,7 @@ import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PIECE_SIZE, pieceCount } from '../src/library/content-id.ts'
+import { hashFile, PIECE_SIZE, pieceCount } from '../src/library/content-id.ts'
 import { aria2UnavailableReason, runAria2Swarm } from './lib/aria2-reference.ts'
 import type { NodeCommand, NodeReply } from './swarm-node.ts'
 
@@ -192,10 +197,13 @@ async function runSwarm(
 async function runPair(
   songPath: string,
   work: string,
+  verify: Extract<NodeCommand, { cmd: 'raw' }>['verify'],
 ): Promise<{
   swarmMs: number
   transferMs: number
   rawMs: number
+  /** The bare stream into a verifiedSink (bench/lib/verified-sink.ts): its pieces hashed, written, synced, checked. */
+  verifiedRawMs: number
   rss: number[]
   /** CPU (ms) each end used, [seeder, leecher], while the swarm moved the song and while the bare stream did. */
   swarmCpuMs: [number, number]
@@ -209,26 +217,34 @@ async function runPair(
     return [s!, l!]
   }
   const minus = (a: [number, number], b: [number, number]): [number, number] => [a[0] - b[0], a[1] - b[1]]
-  leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
-  const raw1 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
+  const raw = async (verified: boolean): Promise<number> => {
+    leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F, verify: verified ? verify : undefined })
+    return ((await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>).ms
+  }
+  const verified1 = await raw(true)
+  const raw1 = await raw(false)
   const c0 = await cpu()
+  const profileSeeder = process.env.BENCH_PROF_DOWNLOAD !== undefined
+  if (profileSeeder) seeder.send({ cmd: 'profile', on: true })
   leecher.send({ cmd: 'download', cid: seeder.cid!, providers: [seeder.addr] })
   const done = (await leecher.next('done')) as Extract<NodeReply, { type: 'done' }>
+  if (profileSeeder) seeder.send({ cmd: 'profile', on: false })
   if (process.env.BENCH_TRACE)
     console.log(
       `pair: first piece ${done.firstPieceMs.toFixed(1)} ms, last ${done.lastPieceMs.toFixed(1)} ms, done ${done.ms.toFixed(1)} ms`,
     )
   const c1 = await cpu()
-  leecher.send({ cmd: 'raw', addr: seeder.addr, bytes: F })
-  const raw2 = (await leecher.next('raw-done')) as Extract<NodeReply, { type: 'raw-done' }>
+  const raw2 = await raw(false)
   const c2 = await cpu()
+  const verified2 = await raw(true)
   const { rss } = await stopAll([seeder, leecher])
-  // The bare stream runs before and after the swarm transfer; take the faster, to be fair to the baseline.
+  // Both baselines run before and after the swarm transfer; take the faster, to be fair to them.
   return {
     swarmMs: done.ms,
     // First to last verified piece: without the manifest exchange before, and the fdatasync, whole-file CID check and move after.
     transferMs: done.lastPieceMs - done.firstPieceMs,
-    rawMs: Math.min(raw1.ms, raw2.ms),
+    rawMs: Math.min(raw1, raw2),
+    verifiedRawMs: Math.min(verified1, verified2),
     rss,
     swarmCpuMs: minus(c1, c0),
     rawCpuMs: minus(c2, c1),
@@ -329,8 +345,17 @@ async function main(): Promise<void> {
       const leecherCpuRatios: number[] = []
       const leecherBusy: number[] = []
       const seederBusy: number[] = []
+      const verifiedRatios: number[] = []
+      const verifiedCosts: number[] = []
+      const hashed = await hashFile(songPath)
+      const verify = {
+        cid: hashed.cid,
+        size: hashed.manifest.size,
+        pieceSize: hashed.manifest.pieceSize,
+        pieceHashes: Buffer.from(hashed.manifest.pieceHashes).toString('base64'),
+      }
       for (let r = 0; r < REPS; r++) {
-        const out = await runPair(songPath, join(work, `pair-${r}`))
+        const out = await runPair(songPath, join(work, `pair-${r}`), verify)
         const swarmCpu = out.swarmCpuMs[0] + out.swarmCpuMs[1]
         cpuRatios.push(swarmCpu / (out.rawCpuMs[0] + out.rawCpuMs[1]))
         cpuPerMiB.push(swarmCpu / (F / MiB))
@@ -339,6 +364,8 @@ async function main(): Promise<void> {
         leecherBusy.push(out.swarmCpuMs[1] / out.swarmMs)
         seederBusy.push(out.swarmCpuMs[0] / out.swarmMs)
         ratios.push(out.rawMs / out.swarmMs)
+        verifiedRatios.push(out.verifiedRawMs / out.swarmMs)
+        verifiedCosts.push(out.rawMs / out.verifiedRawMs)
         // The bare stream's time is its whole transfer; the swarm's piece phase moves all but one piece in transferMs.
         transferRatios.push((out.rawMs * (1 - 1 / pieceCount(F, PIECE_SIZE))) / out.transferMs)
         rates.push(F / MiB / (out.swarmMs / 1000))
@@ -346,6 +373,8 @@ async function main(): Promise<void> {
       }
       results.pair = {
         throughputRatioToBareStream: stats(ratios),
+        throughputRatioToVerifiedBareStream: stats(verifiedRatios),
+        verifiedBareStreamRatioToBareStream: stats(verifiedCosts),
         piecePhaseRatioToBareStream: stats(transferRatios),
         swarmMiBps: stats(rates),
         cpuRatioToBareStream: stats(cpuRatios),
@@ -359,6 +388,8 @@ async function main(): Promise<void> {
       console.log(
         `uncapped pair: swarm ${fmt(stats(rates), 1)} MiB/s; ÷ bare libp2p stream = ${fmt(stats(ratios))} ` +
           `(first to last piece alone: ${fmt(stats(transferRatios))}); ` +
+          `÷ bare stream into a verified store (each piece hashed and written, fdatasync and whole-file check at the end) = ${fmt(stats(verifiedRatios))}, ` +
+          `that store's rate ÷ bare stream's = ${fmt(stats(verifiedCosts))}; ` +
           `CPU (both ends) ${fmt(stats(cpuPerMiB), 1)} ms/MiB, ÷ bare stream's = ${fmt(stats(cpuRatios))}; ` +
           `leecher CPU ÷ bare stream's leecher ${fmt(stats(leecherCpuRatios))}, busy ${fmt(stats(leecherBusy))} of the transfer ` +
           `(seeder ${fmt(stats(seederBusy))}); peak RSS ${(Math.max(...rss) / MiB).toFixed(0)} MiB; load ${loadavg()[0].toFixed(1)}`,
