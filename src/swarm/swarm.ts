@@ -321,7 +321,8 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       emit: (type, payload) => events.emit(type, payload),
       onPiece: (c, piece) => {
         uploads.announceHave(c, piece)
-        provide(c, partialPath(c))
+        // Once per song, not per piece (the path join alone was 1 % of an uncapped leecher's time).
+        if (useDht && !provided.has(c)) provide(c, partialPath(c))
       },
       findProviders,
       sleep,
