@@ -295,8 +295,8 @@ export interface PipelineEstimates {
  * for one request latency at its measured rate, plus slack; bounded. The
  * latency is what a request actually takes to come back (on a busy host it is
  * far above the ping RTT), not the RTT alone — but at most `QUEUE_ALLOWANCE_MS`
- * above the RTT. Past that, the latency is our own queue at a peer whose
- * upload cap (shared among the peers it serves) sets the pace: deeper
+ * above the RTT, and never more than `MAX_PIPELINE_LATENCY_MS`. Past that,
+ * the latency is our own queue at a peer whose upload cap (shared among the peers it serves) sets the pace: deeper
  * requests there come back no sooner, only later, and the song's last pieces
  * waited seconds behind them while other uploaders sat idle. Taken whole, the
  * latency fed itself: at a 2 MiB/s leecher in bench:swarm it climbed to 1–2 s
@@ -304,7 +304,11 @@ export interface PipelineEstimates {
  */
 export function pipelineDepth(peer: PipelineEstimates, pieceSize: number): number {
   const rtt = peer.rttMs ?? PRIOR_RTT_MS
-  const latency = Math.min(Math.max(peer.latencyMs ?? 0, rtt), rtt + QUEUE_ALLOWANCE_MS)
+  const latency = Math.min(
+    Math.max(peer.latencyMs ?? 0, rtt),
+    rtt + QUEUE_ALLOWANCE_MS,
+    MAX_PIPELINE_LATENCY_MS,
+  )
   const rate = peer.throughputBps ?? PRIOR_THROUGHPUT
   const bdp = Math.ceil((rate * latency) / 1000 / pieceSize)
   return Math.max(MIN_PIPELINE, Math.min(MAX_PIPELINE, bdp + 4))
@@ -314,3 +318,11 @@ export const MIN_PIPELINE = 8
 /** Latency above the RTT that `pipelineDepth` covers: a busy peer's processing, not a capped uplink's queue. */
 export const QUEUE_ALLOWANCE_MS = 50
 export const MAX_PIPELINE = 48
+/**
+ * Latency `pipelineDepth` counts at most, whatever the RTT. Early on the RTT
+ * is the hello-to-handshake time, hundreds of ms among fresh processes on a
+ * busy host; with the measured rate it made the depth at a 2 MiB/s uploader
+ * 12–16, our own queue there. bench:swarm fresh N = 9, 4 interleaved pairs on
+ * a loaded machine: 1.24–1.28 with the bound, 1.25–1.54 without.
+ */
+export const MAX_PIPELINE_LATENCY_MS = 100

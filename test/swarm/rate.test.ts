@@ -70,3 +70,13 @@ test('a fast peer whose processing takes a few tens of ms still gets the deep pi
   const slow = pipelineDepth({ rttMs: 1, throughputBps: 10 * MiB, latencyMs: 2_000 }, 64 * KiB)
   assert.equal(slow, Math.ceil((10 * MiB * (1 + QUEUE_ALLOWANCE_MS)) / 1000 / (64 * KiB)) + 4)
 })
+
+test('a slow first exchange does not deepen the pipeline at a capped uploader', () => {
+  // Fresh processes on a busy host: hello to handshake took 300 ms, the peer uploads at 2 MiB/s and
+  // our requests wait in its queue. Counting RTT + allowance (350 ms) gave 16 requests there.
+  const depth = pipelineDepth({ rttMs: 300, throughputBps: 2 * MiB, latencyMs: 1_000 }, 64 * KiB)
+  assert.equal(depth, MIN_PIPELINE)
+  // A fast peer far away still gets its bandwidth-delay product: 10 MiB/s over 80 ms.
+  const far = pipelineDepth({ rttMs: 80, throughputBps: 10 * MiB, latencyMs: 80 }, 64 * KiB)
+  assert.equal(far, Math.ceil((10 * MiB * 80) / 1000 / (64 * KiB)) + 4)
+})
