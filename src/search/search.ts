@@ -58,6 +58,13 @@ const logger = log('search')
 
 /** An inbound query or result stream with no frame for this long is closed. */
 const STREAM_IDLE_MS = 120_000
+/**
+ * A provider's RTT: a ping, and one more with longer patience if it fails.
+ * The first ping often has to dial; on a busy host (the full test suite on
+ * two cores) that took longer than 3 s, and one try left the result without
+ * an RTT for good.
+ */
+const PING_TIMEOUTS_MS = [3_000, 10_000]
 
 export interface SearchInit {
   /** TTL of queries this node starts. Default 4. */
@@ -547,15 +554,20 @@ export class Search extends TypedEmitter<SearchEvents> {
       pending = (async () => {
         try {
           await this.#learnAddrs(peerId, addrs)
-          // Pinging dials the provider if need be: the connection a download will use anyway.
-          const rttMs = await this.#libp2p.services.ping.ping(peerIdFromString(peerId), {
-            signal: AbortSignal.timeout(3_000),
-            runOnLimitedConnection: true,
-          } as never)
-          this.#rttCache.set(peerId, { rttMs, at: this.#clock.now() })
-          return rttMs
-        } catch (err) {
-          logger('cannot ping provider %s: %s', peerId, (err as Error).message)
+          for (const [attempt, timeoutMs] of PING_TIMEOUTS_MS.entries()) {
+            try {
+              // Pinging dials the provider if need be: the connection a download will use anyway.
+              const rttMs = await this.#libp2p.services.ping.ping(peerIdFromString(peerId), {
+                signal: AbortSignal.timeout(timeoutMs),
+                runOnLimitedConnection: true,
+              } as never)
+              this.#rttCache.set(peerId, { rttMs, at: this.#clock.now() })
+              return rttMs
+            } catch (err) {
+              logger('cannot ping provider %s (attempt %d): %s', peerId, attempt + 1, (err as Error).message)
+              if (session.isFinished) return undefined
+            }
+          }
           return undefined
         } finally {
           this.#pings.delete(peerId)
