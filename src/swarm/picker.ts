@@ -296,9 +296,10 @@ export interface PipelineEstimates {
  * latency is what a request actually takes to come back (on a busy host it is
  * far above the ping RTT), not the RTT alone — but at most `QUEUE_ALLOWANCE_MS`
  * above the RTT, and never more than `MAX_PIPELINE_LATENCY_MS`. Past that,
- * the latency is our own queue at a peer whose upload cap (shared among the peers it serves) sets the pace: deeper
- * requests there come back no sooner, only later, and the song's last pieces
- * waited seconds behind them while other uploaders sat idle. Taken whole, the
+ * the latency is our own queue at a peer whose upload cap (shared among the
+ * peers it serves) sets the pace: deeper requests there come back no sooner,
+ * only later, and the song's last pieces waited seconds behind them while
+ * other uploaders sat idle. Taken whole, the
  * latency fed itself: at a 2 MiB/s leecher in bench:swarm it climbed to 1–2 s
  * and the depth to 20–43.
  */

@@ -120,9 +120,13 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
   let closed = false
   let finalPath: string | undefined
 
-  const flush = (): Promise<void> => {
+  const cancelFlushTimer = (): void => {
     if (flushTimer !== undefined) clearTimeout(flushTimer)
     flushTimer = undefined
+  }
+
+  const flush = (): Promise<void> => {
+    cancelFlushTimer()
     flushing = flushing.then(async () => {
       if (closed || finalPath !== undefined) return
       const snapshot = have.slice()
@@ -149,8 +153,7 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
     // node dies first, a resume re-verifies what the old file claims and fetches the rest (16 MiB song,
     // bench:swarm's pair: the rewrite and rename kept the finish waiting ~8 ms after the fdatasync).
     if (verified !== undefined) return verified
-    if (flushTimer !== undefined) clearTimeout(flushTimer)
-    flushTimer = undefined
+    cancelFlushTimer()
     const synced = flushing.catch(() => {}).then(() => fh.datasync())
     verified = Promise.all([synced, songMatchesCid(fh.fd, cid, manifest)]).then(([, matches]) => {
       if (!matches) throw new CorruptSongError(cid)
@@ -237,7 +240,7 @@ export async function openPieceStore(dir: string, cid: string, manifest: Manifes
       await fh.close().catch(() => {})
     },
     async destroy() {
-      if (flushTimer !== undefined) clearTimeout(flushTimer)
+      cancelFlushTimer()
       closed = true
       await fh.close().catch(() => {})
       if (finalPath === undefined) await rm(dir, { recursive: true, force: true })
