@@ -9,14 +9,15 @@
  * alone, so the report separates what verification and storage cost on this
  * machine from what the swarm adds.
  */
-import { closeSync, fdatasync, openSync, writeSync } from 'node:fs'
+import { closeSync, fdatasync, openSync, writevSync } from 'node:fs'
 import { promisify } from 'node:util'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { type Manifest, pieceLength } from '../../src/library/content-id.ts'
 import { songMatchesCid } from '../../src/swarm/song-check.ts'
 import { pieceVerifies } from '../../src/swarm/verify.ts'
 
 export interface VerifiedSink {
-  /** Take the next bytes of the stream (they are copied where a piece spans chunks). */
+  /** Take the next bytes of the stream. */
   write(bytes: Uint8Array): void
   /** fdatasync beside the whole-file check; rejects if any piece or the file failed. */
   end(): Promise<void>
@@ -24,37 +25,22 @@ export interface VerifiedSink {
 
 export function verifiedSink(path: string, cid: string, manifest: Manifest): VerifiedSink {
   const fd = openSync(path, 'w+')
+  // As the swarm handles a piece (download.ts, store.ts): hashed in the chunks it arrived in and
+  // written from them in one writev, never copied into a buffer of its own.
+  const arrived = new Uint8ArrayList()
   let index = 0
-  let piece = Buffer.allocUnsafe(manifest.pieceSize)
-  let fill = 0
   let bad = 0
-  const store = (bytes: Uint8Array): void => {
-    if (!pieceVerifies(manifest, index, bytes)) bad++
-    writeSync(fd, bytes, 0, bytes.byteLength, index * manifest.pieceSize)
-    index++
-  }
   return {
     write(bytes) {
-      let at = 0
-      while (at < bytes.byteLength) {
-        const length = pieceLength(manifest, index)
-        if (length === 0) throw new Error('verified sink: more bytes than the song')
-        const want = length - fill
-        if (fill === 0 && bytes.byteLength - at >= want) {
-          // A whole piece inside this chunk: hashed and written where it lies.
-          store(bytes.subarray(at, at + want))
-          at += want
-          continue
-        }
-        const n = Math.min(want, bytes.byteLength - at)
-        piece.set(bytes.subarray(at, at + n), fill)
-        fill += n
-        at += n
-        if (fill === length) {
-          store(piece.subarray(0, fill))
-          piece = Buffer.allocUnsafe(manifest.pieceSize)
-          fill = 0
-        }
+      arrived.append(bytes)
+      for (let length = pieceLength(manifest, index); ; length = pieceLength(manifest, index)) {
+        if (length === 0 && arrived.byteLength > 0) throw new Error('verified sink: more bytes than the song')
+        if (length === 0 || arrived.byteLength < length) return
+        const piece = arrived.sublist(0, length)
+        arrived.consume(length)
+        if (!pieceVerifies(manifest, index, piece)) bad++
+        writevSync(fd, [...piece], index * manifest.pieceSize)
+        index++
       }
     },
     async end() {
