@@ -23,6 +23,7 @@ import { createBitfield, fullBitfield, hasPiece, setPiece } from './bitfield.ts'
 import { RECHOKE_INTERVAL_MS } from './choker.ts'
 import { Download } from './download.ts'
 import { DownloadNotFoundError, ManifestPendingError, SwarmStoppedError } from './errors.ts'
+import { warmUpNaming } from './naming.ts'
 import { readDownloadRange, readSongRange } from './read.ts'
 import { listStoredDownloads } from './resume.ts'
 import { MAX_PEX_PEERS, type PexPeer, SWARM_PROTOCOL, warmUpWire } from './schema.ts'
@@ -430,6 +431,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       running = true
       lifetime = new AbortController()
       warmUpWire()
+      void warmUpNaming()
       bans = await loadBanList(join(init.dataDir, 'swarm-bans.json'))
       await libp2p.handle(
         SWARM_PROTOCOL,
