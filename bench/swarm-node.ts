@@ -23,6 +23,8 @@ export type NodeCommand =
       cmd: 'init'
       dataDir: string
       songPath?: string
+      /** A second song for the pair's warm run: the leecher's second download, in the same processes. */
+      warmSongPath?: string
       uploadRateBytes?: number
       downloadRateBytes?: number
       uploadSlots?: number
@@ -44,7 +46,7 @@ export type NodeCommand =
   | { cmd: 'exit' }
 
 export type NodeReply =
-  | { type: 'ready'; addr: string; cid?: string }
+  | { type: 'ready'; addr: string; cid?: string; warmCid?: string }
   /** `ms` from the call to done; `firstPieceMs`/`lastPieceMs` when the first and last piece were verified. */
   | { type: 'done'; ms: number; firstPieceMs: number; lastPieceMs: number }
   | { type: 'raw-done'; ms: number }
@@ -71,6 +73,12 @@ async function main(): Promise<void> {
     const hashed = await hashFile(init.songPath)
     library.add(init.songPath, hashed.cid, hashed.manifest)
     cid = hashed.cid
+  }
+  let warmCid: string | undefined
+  if (init.warmSongPath !== undefined) {
+    const hashed = await hashFile(init.warmSongPath)
+    library.add(init.warmSongPath, hashed.cid, hashed.manifest)
+    warmCid = hashed.cid
   }
   const swarm = createSwarm(
     {
@@ -128,7 +136,7 @@ async function main(): Promise<void> {
   const profiler = await transferProfiler(process.env.BENCH_PROF)
   const profileDownloadsOnly = process.env.BENCH_PROF_DOWNLOAD !== undefined
   if (!profileDownloadsOnly) await profiler.start()
-  send({ type: 'ready', addr: libp2p.getMultiaddrs()[0]!.toString(), cid })
+  send({ type: 'ready', addr: libp2p.getMultiaddrs()[0]!.toString(), cid, warmCid })
 
   process.on('message', (message) => {
     const m = message as NodeCommand
