@@ -32,7 +32,8 @@ export interface PartySongLoaderComponents {
       endInclusive: number,
       options?: { signal?: AbortSignal; providers?: string[] },
     ): AsyncIterable<Uint8Array>
-    stat?(cid: string): { size: number } | undefined
+    /** The song's size once its manifest is known (`Swarm.waitForStat`). */
+    waitForStat?(cid: string, options?: { signal?: AbortSignal }): Promise<{ size: number } | undefined>
   }
   /** Peers to fetch from first: the party's members (`PartyService.songProviders`). */
   providers(): string[]
@@ -54,19 +55,19 @@ export function createPartySongLoader(
   const { swarm } = components
 
   async function size(cid: string, signal?: AbortSignal): Promise<number | undefined> {
-    const stat = swarm?.stat
-    if (stat === undefined) return undefined
-    const giveUp = Date.now() + MANIFEST_WAIT_MS
-    while (Date.now() < giveUp) {
+    const waitForStat = swarm?.waitForStat
+    if (waitForStat === undefined) return undefined
+    const patience = AbortSignal.timeout(MANIFEST_WAIT_MS)
+    try {
+      const stat = await waitForStat(cid, {
+        signal: signal === undefined ? patience : AbortSignal.any([signal, patience]),
+      })
+      return stat?.size
+    } catch (err) {
       signal?.throwIfAborted()
-      try {
-        return stat(cid)?.size
-      } catch {
-        // The manifest is on its way (ManifestPendingError): ask again shortly.
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
+      if (patience.aborted) return undefined
+      throw err
     }
-    return undefined
   }
 
   async function stream(

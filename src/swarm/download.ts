@@ -273,6 +273,9 @@ export class Download {
     this.state = 'cancelled'
     this.#deactivate()
     this.#lifetime.abort()
+    // Readers and size waiters without a signal of their own would otherwise wait forever.
+    this.#wakeAll(this.#manifestWaiters)
+    for (const set of this.#waiters.values()) this.#wakeAll(set)
     await this.#marker
     await this.store?.destroy()
     // A paused download may have a directory (its pause marker) and no store yet.

@@ -408,6 +408,28 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     return { size: d.manifest.size, mime: d.mime }
   }
 
+  async function waitForStat(
+    cid: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ size: number; mime: string } | undefined> {
+    for (;;) {
+      try {
+        return stat(cid)
+      } catch (err) {
+        if (!(err instanceof ManifestPendingError)) throw err
+      }
+      const d = downloads.get(cid)
+      if (d === undefined) return undefined
+      try {
+        await d.waitForManifest(options.signal)
+      } catch (err) {
+        options.signal?.throwIfAborted()
+        if (err instanceof SwarmStoppedError) throw err
+        return undefined // cancelled or failed before its manifest came
+      }
+    }
+  }
+
   async function* read(
     cid: string,
     start: number,
@@ -486,6 +508,7 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
     get: (cid) => downloads.get(cid)?.info() ?? libraryInfo(cid),
     read,
     stat,
+    waitForStat,
     load: () => uploads.load(),
     activeUploads: () => uploads.load(),
     songSource: () => ({

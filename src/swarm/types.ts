@@ -93,6 +93,15 @@ export interface Swarm {
    * of it is still waiting for its manifest.
    */
   stat(cid: string): { size: number; mime: string } | undefined
+  /**
+   * Same, but a download still waiting for its manifest is waited for
+   * (resolved the moment it arrives); `undefined` if that download is
+   * cancelled or fails first. Rejects when `signal` aborts.
+   */
+  waitForStat(
+    cid: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ size: number; mime: string } | undefined>
   /** Our active uploads (unchoked peers): the load figure peers and search answers report. */
   load(): number
   /** Same as `load()`. */

@@ -36,7 +36,7 @@ function flakySwarm(bytes: Uint8Array, path: string, failFrom: number) {
           yield bytes.subarray(at, Math.min(end + 1, at + 4096))
         }
       },
-      stat: () => ({ size: bytes.length }),
+      waitForStat: async () => ({ size: bytes.length }),
     },
   }
 }

@@ -106,3 +106,33 @@ test("a player's reads in steps (head, tail, middle) each get their piece next, 
   assert.ok(before16 <= 3, `pieces 0, 31, 16 among the first four arrivals (order ${arrivals})`)
   await leecher.swarm.cancel(song.cid)
 })
+
+test('a song being fetched has its size the moment its manifest arrives; a song nobody fetches, or one cancelled first, has none', async () => {
+  // 32 pieces at 256 KiB/s: the whole song takes ~8 s, the manifest one exchange.
+  const { song, seeder, leecher } = await cappedSeederAndLeecher(256 * 1024)
+  assert.equal(await leecher.swarm.waitForStat(song.cid), undefined, 'not being fetched: no size')
+  const whole = leecher.swarm.download(song.cid, {
+    providers: [seeder.addr],
+    signal: AbortSignal.timeout(60_000),
+  })
+  whole.catch(() => {})
+  assert.throws(() => leecher.swarm.stat(song.cid), /manifest/i, 'stat alone: retry later')
+  const stat = await leecher.swarm.waitForStat(song.cid, { signal: AbortSignal.timeout(10_000) })
+  assert.deepEqual(stat?.size, song.bytes.length)
+  assert.equal(leecher.swarm.get(song.cid)?.state, 'downloading', 'known long before the song is')
+
+  // A download that never gets its manifest: no one has the song.
+  const dir = await tempDir('songs')
+  dirs.push(dir)
+  const ghost = await makeSong(dir, 64 * 1024)
+  leecher.swarm.download(ghost.cid, { signal: AbortSignal.timeout(60_000) }).catch(() => {})
+  await assert.rejects(
+    leecher.swarm.waitForStat(ghost.cid, { signal: AbortSignal.timeout(200) }),
+    { name: 'TimeoutError' },
+    'the caller gives up: the wait rejects',
+  )
+  const pending = leecher.swarm.waitForStat(ghost.cid)
+  await leecher.swarm.cancel(ghost.cid)
+  assert.equal(await pending, undefined, 'cancelled before its manifest: no size')
+  await leecher.swarm.cancel(song.cid)
+})
