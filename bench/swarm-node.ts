@@ -68,18 +68,14 @@ async function main(): Promise<void> {
   const libp2p = await createTuttiLibp2p({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], autoDialBelow: 0 })
   // The in-memory Library the swarm tests use: the bench measures the swarm, not the sqlite index.
   const library = new FakeLibrary()
-  let cid: string | undefined
-  if (init.songPath !== undefined) {
-    const hashed = await hashFile(init.songPath)
-    library.add(init.songPath, hashed.cid, hashed.manifest)
-    cid = hashed.cid
+  const share = async (path: string | undefined): Promise<string | undefined> => {
+    if (path === undefined) return undefined
+    const hashed = await hashFile(path)
+    library.add(path, hashed.cid, hashed.manifest)
+    return hashed.cid
   }
-  let warmCid: string | undefined
-  if (init.warmSongPath !== undefined) {
-    const hashed = await hashFile(init.warmSongPath)
-    library.add(init.warmSongPath, hashed.cid, hashed.manifest)
-    warmCid = hashed.cid
-  }
+  const cid = await share(init.songPath)
+  const warmCid = await share(init.warmSongPath)
   const swarm = createSwarm(
     {
       dataDir: init.dataDir,

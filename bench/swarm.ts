@@ -278,10 +278,13 @@ function stats(xs: number[]): { median: number; min: number; max: number } {
 const fmt = (x: { median: number; min: number; max: number }, digits = 2): string =>
   `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`
 
+/** F bytes that look like an MP3 (an ID3 mark) and are random after it. */
+const randomSong = (): Buffer => Buffer.concat([Buffer.from('ID3'), randomBytes(F - 3)])
+
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'tutti-bench-swarm-'))
   const songPath = join(work, 'song.mp3')
-  await writeFile(songPath, Buffer.concat([Buffer.from('ID3'), randomBytes(F - 3)]))
+  await writeFile(songPath, randomSong())
   const results: Record<string, unknown> = { F, U_SEED, U_LEECH, reps: REPS }
   console.log(`swarm bench: F = 16 MiB, seeder up 4 MiB/s, leechers up 2 MiB/s, ${REPS} repetition(s)`)
   try {
@@ -365,7 +368,7 @@ async function main(): Promise<void> {
       const verifiedRatios: number[] = []
       const verifiedCosts: number[] = []
       const warmSongPath = join(work, 'second-song.mp3')
-      await writeFile(warmSongPath, Buffer.concat([Buffer.from('ID3'), randomBytes(F - 3)]))
+      await writeFile(warmSongPath, randomSong())
       const warmRatios: number[] = []
       const warmRates: number[] = []
       const warmCpuPerMiB: number[] = []

@@ -274,8 +274,7 @@ export class Download {
     this.#deactivate()
     this.#lifetime.abort()
     // Readers and size waiters without a signal of their own would otherwise wait forever.
-    this.#wakeAll(this.#manifestWaiters)
-    for (const set of this.#waiters.values()) this.#wakeAll(set)
+    this.#wakeEveryWaiter()
     await this.#marker
     await this.store?.destroy()
     // A paused download may have a directory (its pause marker) and no store yet.
@@ -354,6 +353,12 @@ export class Download {
 
   #wakeAll(set: Set<() => void> | undefined): void {
     for (const fn of [...(set ?? [])]) fn()
+  }
+
+  /** The download ended (done, failed or cancelled): every waiter looks again and returns or throws. */
+  #wakeEveryWaiter(): void {
+    this.#wakeAll(this.#manifestWaiters)
+    for (const set of this.#waiters.values()) this.#wakeAll(set)
   }
 
   // ---- info ----
@@ -978,8 +983,7 @@ export class Download {
     this.#progress(true)
     this.#deps.emit('download:failed', this.info())
     this.#done.reject(err)
-    this.#wakeAll(this.#manifestWaiters)
-    for (const set of this.#waiters.values()) this.#wakeAll(set)
+    this.#wakeEveryWaiter()
   }
 
   async #finish(): Promise<void> {
@@ -1021,7 +1025,7 @@ export class Download {
       this.#deps.emit('download:failed', this.info())
       this.#done.reject(err)
     }
-    for (const set of this.#waiters.values()) this.#wakeAll(set)
+    this.#wakeEveryWaiter()
   }
 }
 

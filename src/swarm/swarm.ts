@@ -422,9 +422,8 @@ export function createSwarm(init: SwarmInit, components: SwarmComponents): Swarm
       if (d === undefined) return undefined
       try {
         await d.waitForManifest(options.signal)
-      } catch (err) {
+      } catch {
         options.signal?.throwIfAborted()
-        if (err instanceof SwarmStoppedError) throw err
         return undefined // cancelled or failed before its manifest came
       }
     }
